@@ -48,3 +48,49 @@ def check_shape(name: str, tensor: torch.Tensor, expected: tuple[int | None, ...
     if not ok:
         want = "(" + ", ".join("N" if e is None else str(e) for e in expected) + ")"
         raise ValueError(f"{name}: expected shape {want}, got {shape}")
+
+
+# --------------------------------------------------------------------------------- argument checks
+# The house style for bad input: one line naming the argument, what was expected, what was given.
+
+def check_arg(ok: bool, name: str, expected: str, got: object) -> None:
+    """Raise ``ValueError("<name>: expected <expected>, got <got!r>")`` unless ``ok``."""
+    if not ok:
+        raise ValueError(f"{name}: expected {expected}, got {got!r}")
+
+
+def check_number(name: str, value: object, *, low: float | None = None, high: float | None = None,
+                 integer: bool = False, strict_low: bool = False) -> None:
+    """A real number (or an integer with ``integer=True``) within [low, high]; bools are rejected.
+
+    ``strict_low=True`` makes the lower bound exclusive, so ``check_number("lr", lr, low=0,
+    strict_low=True)`` reads "a positive number".
+    """
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    ok = isinstance(value, kinds) and not isinstance(value, bool) and bool(np.isfinite(value))
+    if ok and low is not None:
+        ok = value > low if strict_low else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    what = "an integer" if integer else "a number"
+    if low == 0 and strict_low and high is None:
+        want = f"a positive {'integer' if integer else 'number'}"
+    elif low is not None and high is not None:
+        want = f"{what} in {'(' if strict_low else '['}{low}, {high}]"
+    elif low is not None:
+        want = f"{what} {'>' if strict_low else '>='} {low}"
+    elif high is not None:
+        want = f"{what} <= {high}"
+    else:
+        want = what
+    check_arg(ok, name, want, value)
+
+
+def check_positive(name: str, value: object, *, integer: bool = False) -> None:
+    """A number > 0 (an integer > 0 with ``integer=True``)."""
+    check_number(name, value, low=0, strict_low=True, integer=integer)
+
+
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    """One of a fixed set of strings."""
+    check_arg(value in choices, name, "one of " + ", ".join(map(repr, choices)), value)

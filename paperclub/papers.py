@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -56,6 +57,10 @@ class Claim(Strict):
     metric: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     expect: str
     fmt: str = Field(default=".3g", description="format spec for the recorded figure")
+    control: Optional[str] = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                   description="a metric from a broken or naive variant that must NOT satisfy expect")
+    control_label: Optional[str] = Field(default=None, min_length=1, max_length=60,
+                                         description="a few words naming the control, e.g. 'untrained G'")
 
     @field_validator("expect")
     @classmethod
@@ -64,16 +69,98 @@ class Claim(Strict):
             raise ValueError("expected an operator and a number, like '>= 0.85' or '== true'")
         return v
 
+    @field_validator("fmt")
+    @classmethod
+    def _fmt(cls, v: str) -> str:
+        return check_format_spec(v)
+
     def holds(self, value: Any) -> bool:
-        """Evaluate ``expect`` against a recorded value."""
+        """Evaluate ``expect`` against a recorded value (a missing or non-numeric value never holds)."""
         m = EXPECT.match(self.expect)
-        assert m is not None
+        if m is None:  # unreachable: the validator accepted expect
+            return False
         op, rhs = _OPS[m.group(1)], m.group(2)
         if rhs in ("true", "false"):
-            return bool(op(bool(value), rhs == "true"))
+            return isinstance(value, bool) and bool(op(value, rhs == "true"))
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return False
         return bool(op(value, float(rhs)))
+
+    def verdict(self, metrics: dict[str, Any]) -> "Verdict":
+        """The one place a claim is judged: our figure against ``expect``, and the control against it too."""
+        value = metrics.get(self.metric)
+        control = metrics.get(self.control) if self.control else None
+        return Verdict(claim=self, value=value, control_value=control,
+                       holds=value is not None and self.holds(value),
+                       control_holds=self.control is not None and control is not None and self.holds(control))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How one claim fared on one run: the figure, the control's figure, and what they mean."""
+    claim: Claim
+    value: Any
+    control_value: Any
+    holds: bool
+    control_holds: bool
+
+    @property
+    def missing(self) -> list[str]:
+        """Metrics the claim names that the run did not record."""
+        out = [self.claim.metric] if self.value is None else []
+        if self.claim.control and self.control_value is None:
+            out.append(self.claim.control)
+        return out
+
+    @property
+    def vacuous(self) -> bool:
+        """The control passes as well: the claim rules nothing out."""
+        return self.control_holds
+
+    @property
+    def ok(self) -> bool:
+        return self.holds and not self.vacuous and not self.missing
+
+    def problem(self) -> str | None:
+        """One line saying what is wrong, or None when the claim holds and its control fails it."""
+        c = self.claim
+        if self.missing:
+            return f"claim '{c.metric}': metric {', '.join(map(repr, self.missing))} was not recorded by the notebook"
+        if not self.holds:
+            return f"claim '{c.metric}' does not hold ({format_value(self.value, c.fmt)}, expected {c.expect})"
+        if self.vacuous:
+            return (f"claim '{c.metric}' is vacuous: its control '{c.control}' passes too "
+                    f"({format_value(self.control_value, c.fmt)}, expected {c.expect})")
+        return None
+
+
+def check_format_spec(spec: str) -> str:
+    """Reject a format spec Python cannot apply to a number (a bad one used to fall back silently)."""
+    try:
+        format(0.5, spec)
+    except (ValueError, TypeError):
+        try:
+            format(1, spec)  # integer-only specs such as 'd'
+        except (ValueError, TypeError):
+            raise ValueError(f"not a Python format spec for a number, like '.3f', '.1%' or 'd' (got {spec!r})")
+    return spec
+
+
+def format_value(value: object, fmt: str = ".3g") -> str:
+    """A recorded figure as the pages show it."""
+    if value is None:
+        return "not recorded"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        try:
+            return format(value, fmt)
+        except (ValueError, TypeError):
+            # 'd' on a float that happens to be integral, or '.3f' on an int
+            if fmt.endswith("d") and float(value).is_integer():
+                return format(int(value), fmt)
+            return format(float(value), fmt) if not fmt.endswith("d") else format(value, ".3g")
+    return str(value)
 
 
 class Paper(Strict):
@@ -99,6 +186,17 @@ class Paper(Strict):
     @property
     def module(self) -> str:
         return self.slug.replace("-", "_")
+
+    def verdicts(self, metrics: dict[str, Any]) -> list[Verdict]:
+        return [c.verdict(metrics) for c in self.claims]
+
+    def claim(self, metric: str) -> Claim:
+        """The claim on ``metric`` (tests read thresholds from here: one source of truth)."""
+        for c in self.claims:
+            if c.metric == metric:
+                return c
+        raise KeyError(f"papers/{self.slug}.md: no claim on metric {metric!r} "
+                       f"(claims: {', '.join(c.metric for c in self.claims) or 'none'})")
 
     def sections(self) -> dict[str, str]:
         """The body split on ``## `` headings: {heading: text}; text before any heading is ''."""

@@ -24,6 +24,14 @@ def make_project(base: Path, slugs: list[str]) -> Path:
     return base
 
 
+def claim(slug: str, metric: str):
+    """The claim on ``metric`` from ``papers/<slug>.md``: tests take thresholds from the front matter,
+    never a retyped (and drifting) copy. ``claim(...).holds(x)`` applies the claim's own ``expect``."""
+    from paperclub.papers import parse_paper
+
+    return parse_paper(ROOT / "papers" / f"{slug}.md").claim(metric)
+
+
 @pytest.fixture
 def project_factory(tmp_path):
     return lambda slugs, name="proj": make_project(tmp_path / name, slugs)
