@@ -1,11 +1,13 @@
 """Stage 7: audit a built site before it replaces the last good one.
 
-Three checks, each reported as a one-line problem naming the page:
+Each problem is reported as one line naming the page:
 
 * no page loads anything from outside the site (scripts, styles, images, fonts, frames, CSS ``url()``
-  and ``@import``); links a reader clicks (``<a href>``) may point anywhere;
+  and ``@import``); links a reader clicks (``<a href>``) may point anywhere http(s);
+* no markup the generator did not write: no inline event handler (``onload=…``), no ``javascript:`` URL,
+  no frame or embedded object, and no ``<script>`` other than the theme's and the site's own;
 * every internal link and anchor resolves to a file (and an ``id``) in the site;
-* every expected page is present.
+* every expected page is present, and no page (with the search index every page loads) is over budget.
 """
 from __future__ import annotations
 
@@ -22,6 +24,12 @@ LINK_LOADS = {"stylesheet", "icon", "preload", "prefetch", "modulepreload", "man
               "shortcut", "preconnect", "dns-prefetch"}
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)|@import\s+['"]([^'"]+)['"]""")
 SKIP_SCHEMES = ("mailto:", "javascript:", "data:", "tel:", "blob:", "about:")
+PAGE_BUDGET = 2 * 1024 * 1024   # bytes a page may make the browser load (DESIGN's budget)
+EMBEDS = {"iframe", "frame", "object", "embed", "applet", "base"}
+# inline scripts the theme writes on every page (Material for MkDocs): its config and two bootstraps
+THEME_INLINE = (re.compile(r"^\s*__md_scope\s*=", re.S), re.compile(r"^\s*var\s+palette\s*=\s*__md_get", re.S),
+                re.compile(r"^\s*var\s+target\s*=\s*document\.getElementById\(location\.hash\.slice\(1\)\)", re.S),
+                re.compile(r"^\s*$"))
 
 
 def is_external(url: str) -> bool:
@@ -36,10 +44,28 @@ class _Page(HTMLParser):
         self.links: list[str] = []     # URLs a reader may follow
         self.ids: set[str] = set()
         self.styles: list[str] = []
+        self.unsafe: list[str] = []    # markup the generator never writes
+        self.scripts: list[str] = []   # inline script bodies
         self._in_style = False
+        self._in_script: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: (v or "") for k, v in attrs}
+        for k, v in a.items():
+            if k.lower().startswith("on"):
+                self.unsafe.append(f"inline event handler <{tag} {k}=…>")
+            if k.lower() in ("href", "src", "action", "formaction", "xlink:href", "data") and \
+                    re.match(r"^\s*(javascript|vbscript):", v, re.I):
+                self.unsafe.append(f"javascript: URL in <{tag} {k}>")
+        if tag in EMBEDS:
+            self.unsafe.append(f"<{tag}> element")
+        if tag == "script":
+            if a.get("type", "") == "application/json":
+                self._in_script = None
+            elif "src" in a:
+                self._in_script = None
+            else:
+                self._in_script = ""
         for key in ("id", "name"):
             if a.get(key) and (key == "id" or tag == "a"):
                 self.ids.add(a[key])
@@ -60,10 +86,15 @@ class _Page(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "style":
             self._in_style = False
+        if tag == "script" and self._in_script is not None:
+            self.scripts.append(self._in_script)
+            self._in_script = None
 
     def handle_data(self, data: str) -> None:
         if self._in_style:
             self.styles.append(data)
+        if self._in_script is not None:
+            self._in_script += data
 
 
 def parse(path: Path) -> _Page:
@@ -86,7 +117,7 @@ def _resolve(site: Path, page: Path, url: str) -> tuple[Path, str] | None:
     return target, unquote(parts.fragment)
 
 
-def audit_site(site: Path, expected: list[str] | None = None) -> list[str]:
+def audit_site(site: Path, expected: list[str] | None = None, budget: int = PAGE_BUDGET) -> list[str]:
     """Every problem found in the built ``site`` (empty when it is clean)."""
     site = site.resolve()
     problems: list[str] = []
@@ -97,6 +128,12 @@ def audit_site(site: Path, expected: list[str] | None = None) -> list[str]:
             problems.append(f"{rel}: expected page is missing")
     for page, info in parsed.items():
         rel = page.relative_to(site).as_posix()
+        for what in sorted(set(info.unsafe)):
+            problems.append(f"{rel}: markup paperclub did not write: {what}")
+        for body in info.scripts:
+            if not any(rx.match(body) for rx in THEME_INLINE):
+                problems.append(f"{rel}: markup paperclub did not write: an inline <script> "
+                                f"({body.strip()[:40]!r}…)")
         css_urls = [m.group(1) or m.group(2) for s in info.styles for m in CSS_URL.finditer(s)]
         for url in info.loads + css_urls:
             if is_external(url):
@@ -114,6 +151,12 @@ def audit_site(site: Path, expected: list[str] | None = None) -> list[str]:
                 ids = parsed[target].ids if target in parsed else parse(target).ids
                 if fragment not in ids:
                     problems.append(f"{rel}: broken anchor {url}")
+    index = site / "search" / "search_index.json"
+    shared = index.stat().st_size if index.exists() else 0
+    for rel, weight in page_weights(site, parsed).items():
+        if weight + shared > budget:
+            problems.append(f"{rel}: loads {(weight + shared) / 2**20:.2f} MB with the search index, over the "
+                            f"{budget / 2**20:.0f} MB page budget")
     for css in sorted(site.rglob("*.css")):
         text = css.read_text(encoding="utf-8", errors="replace")
         for m in CSS_URL.finditer(text):
@@ -123,12 +166,12 @@ def audit_site(site: Path, expected: list[str] | None = None) -> list[str]:
     return problems
 
 
-def page_weights(site: Path) -> dict[str, int]:
+def page_weights(site: Path, parsed: dict[Path, _Page] | None = None) -> dict[str, int]:
     """Bytes each HTML page loads from the site: itself plus every local script, style and image it names."""
     site = site.resolve()
     weights: dict[str, int] = {}
     for page in sorted(site.rglob("*.html")):
-        info = parse(page)
+        info = parsed[page] if parsed and page in parsed else parse(page)
         files = {page}
         for url in info.loads:
             if is_external(url) or url.startswith(SKIP_SCHEMES):

@@ -1,6 +1,7 @@
 """Stage 0: the command line. Every Makefile target calls one of these verbs.
 
-    paperclub build [--strict] [--only SLUG ...]   execute, render, build and audit the site
+    paperclub build [--strict] [--only SLUG ...] [--force [SLUG ...]]
+                                                    execute, render, build and audit the site
     paperclub check                                 validate every paper file, run nothing
     paperclub new "Title" --slug SLUG               scaffold a paper that builds as it is
     paperclub notebooks                             write paired .ipynb files for Jupyter
@@ -16,9 +17,13 @@ import http.server
 import sys
 from pathlib import Path
 
+import errno
+import json
+import keyword
+
 from paperclub.errors import PaperclubError
-from paperclub.papers import SLUG, check_papers
-from paperclub.render import Project
+from paperclub.layout import Project, module_name
+from paperclub.papers import SLUG
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -26,49 +31,54 @@ TEMPLATES = Path(__file__).parent / "templates"
 def cmd_build(args: argparse.Namespace, project: Project) -> int:
     from paperclub.build import build
 
-    report = build(project, args.site, args.cache, only=args.only, strict=args.strict, jobs=args.jobs,
-                   limit_s=args.limit, today=args.today)
-    if report.failed_claims:
-        print(f"paperclub: {len(report.failed_claims)} claim(s) do not hold (shown as such on the pages; "
-              "--strict makes this an error)")
+    force = True if args.force == [] else (args.force or False)
+    report = build(project, args.site, args.cache, only=args.only, strict=args.strict, force=force,
+                   jobs=args.jobs, limit_s=args.limit, today=args.today)
+    if report.failed_claims or report.warnings:
+        print(f"paperclub: {len(report.failed_claims)} claim(s) do not hold or are vacuous, "
+              f"{len(report.warnings)} trust warning(s) (shown on the pages; --strict makes them errors)")
     return 0
 
 
 def cmd_check(args: argparse.Namespace, project: Project) -> int:
-    papers, problems = check_papers(project.papers)
-    for p in papers:
-        for kind, path in (("notebook", project.notebooks / f"{p.slug}.py"),
-                           ("implementation", project.impls / f"{p.module}.py"),
-                           ("deck", project.slides / f"{p.slug}.md")):
-            if not path.exists():
-                problems.append(f"papers/{p.slug}.md: {kind} {path.relative_to(project.root)} not found")
-    for line in problems:
+    from paperclub.check import check_project
+
+    report = check_project(project)
+    for line in report.problems:
         print(line, file=sys.stderr)
-    if problems:
-        print(f"paperclub check: {len(problems)} problem(s)", file=sys.stderr)
+    for line in report.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    if report.problems or (args.strict and report.warnings):
+        print(f"paperclub check: {len(report.problems)} problem(s), {len(report.warnings)} warning(s)",
+              file=sys.stderr)
         return 1
-    print(f"paperclub check: {len(papers)} papers, all valid")
+    print(f"paperclub check: {len(report.papers)} papers, all valid"
+          + (f" ({len(report.warnings)} warning(s))" if report.warnings else ""))
     return 0
+
+
+def _yaml_str(text: str) -> str:
+    """A YAML double-quoted scalar for any title (backslashes, quotes and all)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def scaffold(project: Project, title: str, slug: str, year: int) -> list[Path]:
     """Write the five files of a new paper from the templates; refuse to overwrite anything."""
-    if not SLUG.match(slug):
-        raise PaperclubError(f"--slug: must be lowercase letters, digits and '-', got {slug!r}")
+    if not SLUG.match(slug) or keyword.iskeyword(module_name(slug)):
+        raise PaperclubError(f"--slug: must be lowercase letters, digits and '-', start with a letter, and not "
+                             f"be a Python keyword (its module is {module_name(slug)!r}), got {slug!r}")
     if not title.strip():
         raise PaperclubError("title: must not be empty")
-    module = slug.replace("-", "_")
-    targets = {
-        "paper.md": project.papers / f"{slug}.md",
-        "notebook.py": project.notebooks / f"{slug}.py",
-        "impl.py": project.impls / f"{module}.py",
-        "test.py": project.root / "tests" / f"test_{module}.py",
-        "slides.md": project.slides / f"{slug}.md",
-    }
+    if any(ord(ch) < 32 for ch in title):
+        raise PaperclubError("title: must be one line of text")
+    module = module_name(slug)
+    targets = project.files_of(slug)
     existing = [p for p in targets.values() if p.exists()]
     if existing:
-        raise PaperclubError(f"{existing[0].relative_to(project.root)}: already exists; choose another --slug")
-    values = {"title": title.replace('"', "'"), "slug": slug, "module": module, "year": year}
+        raise PaperclubError(f"{project.rel(existing[0])}: already exists; choose another --slug")
+    values = {"title_yaml": _yaml_str(title), "title_py": repr(title)[1:-1].replace('"""', '\\"\\"\\"'),
+              "title_md": title.replace("<", "&lt;").replace(">", "&gt;"),
+              "slug": slug, "module": module, "year": year}
     init = project.impls / "__init__.py"
     if not init.exists():
         init.parent.mkdir(parents=True, exist_ok=True)
@@ -89,8 +99,10 @@ def cmd_new(args: argparse.Namespace, project: Project) -> int:
 def cmd_notebooks(args: argparse.Namespace, project: Project) -> int:
     import jupytext
 
+    from paperclub.execute import read_text
+
     for py in sorted(project.notebooks.glob("*.py")):
-        nb = jupytext.read(py, fmt="py:percent")
+        nb = jupytext.reads(read_text(py, project.rel(py)), fmt="py:percent")
         nb.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         jupytext.write(nb, py.with_suffix(".ipynb"))
@@ -102,12 +114,19 @@ def cmd_serve(args: argparse.Namespace, project: Project) -> int:
     if not (args.site / "index.html").exists():
         raise PaperclubError(f"{args.site}: no built site here; run 'paperclub build' first")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(args.site))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as httpd:
-        print(f"paperclub: serving {args.site} on http://127.0.0.1:{args.port}/ (Ctrl-C stops)")
+    try:
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise PaperclubError(f"--port {args.port}: already in use; stop the other server or pass "
+                                 f"--port {args.port + 1}") from None
+        raise PaperclubError(f"--port {args.port}: cannot serve ({err.strerror})") from None
+    with httpd:
+        print(f"paperclub: serving {project.rel(args.site)} on http://127.0.0.1:{args.port}/ (Ctrl-C stops)")
         try:
             httpd.serve_forever()
         except KeyboardInterrupt:
-            pass
+            print("\npaperclub: stopped serving")
     return 0
 
 
@@ -118,6 +137,11 @@ def cmd_slides_pdf(args: argparse.Namespace, project: Project) -> int:
     if chromium is None:
         raise PaperclubError("slides-pdf: no Chromium found; install it (Debian: apt-get install chromium) "
                              "or open a deck with '?print-pdf' and print it from your browser")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        raise PaperclubError("slides-pdf: Playwright is missing; install the test extra "
+                             "(.venv/bin/pip install -e '.[test]')") from None
     decks = sorted((args.site / "slides").glob("*/index.html"))
     if not decks:
         raise PaperclubError(f"{args.site}/slides: no decks; run 'paperclub build' first")
@@ -141,12 +165,17 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--site", type=Path, default=None, help="output folder (default: site/)")
     b.add_argument("--cache", type=Path, default=None, help="executed-notebook cache (default: build/cache/)")
     b.add_argument("--only", nargs="+", metavar="SLUG", help="build only these papers")
-    b.add_argument("--strict", action="store_true", help="fail when a claim does not hold")
+    b.add_argument("--strict", action="store_true",
+                   help="fail when a claim does not hold or is vacuous, or on any trust warning")
+    b.add_argument("--force", nargs="*", metavar="SLUG", default=None,
+                   help="re-run these notebooks (all when no slug is given) even when cached")
     b.add_argument("--jobs", type=int, default=None, help="notebooks run in parallel (default: CPU count)")
     b.add_argument("--limit", type=int, default=300, help="time limit per notebook in seconds")
     b.add_argument("--today", type=_date, default=None, help="date for the schedule (default: today)")
     b.set_defaults(func=cmd_build)
-    sub.add_parser("check", help="validate every paper file without running anything").set_defaults(func=cmd_check)
+    c = sub.add_parser("check", help="validate every paper, notebook, deck and reference without running anything")
+    c.add_argument("--strict", action="store_true", help="trust warnings are errors too")
+    c.set_defaults(func=cmd_check)
     n = sub.add_parser("new", help="scaffold a new paper")
     n.add_argument("title")
     n.add_argument("--slug", required=True)
@@ -167,16 +196,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     project = Project(args.root.resolve())
     if getattr(args, "site", "unset") is None:
-        args.site = project.root / "site"
+        args.site = project.default_site
     if getattr(args, "cache", "unset") is None:
-        args.cache = project.root / "build" / "cache"
+        args.cache = project.default_cache
     if getattr(args, "out", "unset") is None:
-        args.out = project.root / "build" / "slides-pdf"
+        args.out = project.slides_pdf
     try:
         return args.func(args, project)
     except PaperclubError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\npaperclub: interrupted; the last complete site is unchanged", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ line naming the file and the field; :func:`check_papers` collects them all.
 from __future__ import annotations
 
 import datetime as dt
+import keyword
 import operator
 import re
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from paperclub.errors import PaperclubError
 
-SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")  # its module (``-`` → ``_``) must be a Python name
 EXPECT = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(\.\d+)?([eE][-+]?\d+)?|true|false)\s*$")
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
         ">": operator.gt, "<": operator.lt}
@@ -34,14 +35,44 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+def _no_duplicate_keys(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {seen[key] + 2}); the second would silently win",
+                key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicate_keys)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _safe_url(v: Optional[str]) -> Optional[str]:
+    if v is None:
+        return v
+    if re.match(r"^\s*[a-zA-Z][a-zA-Z0-9+.-]*:", v) and not re.match(r"^https?://[^\s<>\"']+$", v):
+        raise ValueError(f"expected an http(s) URL or a relative link (got {v!r})")
+    if re.search(r"[\s<>\"'`]", v):
+        raise ValueError(f"a URL may not contain spaces, quotes or angle brackets (got {v!r})")
+    return v
 
 
 class Links(Strict):
     paper: str
     code: Optional[str] = None
     project: Optional[str] = None
+
+    @field_validator("paper", "code", "project")
+    @classmethod
+    def _url(cls, v: Optional[str]) -> Optional[str]:
+        return _safe_url(v)
 
 
 class Session(Strict):
@@ -163,6 +194,12 @@ def format_value(value: object, fmt: str = ".3g") -> str:
     return str(value)
 
 
+class Handout(Strict):
+    equations: list[str] = Field(default_factory=list, description="the \\tag numbers of the equations to print")
+    figure: Optional[str] = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$",
+                                  description="the savefig name of one figure to print")
+
+
 class Paper(Strict):
     """The front matter of one paper file."""
 
@@ -178,6 +215,9 @@ class Paper(Strict):
     claims: list[Claim] = Field(default_factory=list)
     bibtex: Optional[str] = None
     status: Literal["ready", "draft"] = "ready"
+    handout: Optional[Handout] = None
+    inputs: list[str] = Field(default_factory=list, description="data files the notebook reads, relative to "
+                                                                "the project root (part of its cache key)")
     # set by the loader, not by the file
     slug: str = ""
     path: Path = Path()
@@ -250,60 +290,69 @@ def _describe(err: dict[str, Any]) -> str:
 
 
 def parse_paper(path: Path) -> Paper:
-    """Read and validate one paper file; raise PaperclubError listing every problem in it."""
-    problems = _problems(path)
-    if isinstance(problems, Paper):
-        return problems
-    raise PaperclubError("\n".join(problems))
-
-
-def _problems(path: Path) -> Paper | list[str]:
+    """Read and validate one paper file; raise PaperclubError listing every problem in it, one per line."""
     name = path.name if path.parent.name != "papers" else f"papers/{path.name}"
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as err:
-        return [f"{name}: cannot read file ({err.strerror})"]
-    m = re.match(r"^---\s*\n(.*?)\n---\s*(\n|$)(.*)$", text, re.S)
+        raise PaperclubError(f"{name}: cannot read file ({err.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")  # a BOM is not an error
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise PaperclubError(f"{name}: not UTF-8 text (byte 0x{raw[err.start]:02x} at line {line}); "
+                             "save the file as UTF-8") from None
+    m = re.match(r"^---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(\r?\n|$)(.*)$", text, re.S)
     if not m:
-        return [f"{name}: no YAML front matter (the file must start with '---', the metadata, and '---')"]
+        raise PaperclubError(f"{name}: no YAML front matter (the file must start with '---', the metadata, and '---')")
     try:
         meta = yaml.load(m.group(1), Loader=_Loader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
-        return [f"{name}: front matter is not valid YAML{where}: {getattr(err, 'problem', err)}"]
+        raise PaperclubError(f"{name}: front matter is not valid YAML{where}: {getattr(err, 'problem', err)}") from None
     if not isinstance(meta, dict):
-        return [f"{name}: front matter must be a mapping of fields, got {type(meta).__name__}"]
+        raise PaperclubError(f"{name}: front matter must be a mapping of fields, got {type(meta).__name__}")
     slug = path.stem
-    if not SLUG.match(slug):
-        return [f"{name}: file name must be a slug like 'my-paper.md' (lowercase, digits, '-')"]
+    if not SLUG.match(slug) or keyword.iskeyword(slug.replace("-", "_")):
+        raise PaperclubError(f"{name}: file name must be a slug like 'my-paper.md' (lowercase letters, digits and "
+                             "'-', starting with a letter) whose module name is not a Python keyword")
     for reserved in ("slug", "path", "body"):
         if reserved in meta:
-            return [f"{name}: field '{reserved}' is set by paperclub, remove it"]
+            raise PaperclubError(f"{name}: field '{reserved}' is set by paperclub, remove it")
     try:
         paper = Paper(**meta, slug=slug, path=path, body=m.group(3))
     except ValidationError as err:
-        return [f"{name}: field '{_field_path(e['loc'])}': {_describe(e)}" for e in err.errors()]
+        raise PaperclubError("\n".join(f"{name}: field '{_field_path(e['loc'])}': {_describe(e)}"
+                                        for e in err.errors())) from None
+    problems = []
     metrics = [c.metric for c in paper.claims]
-    dup = sorted({x for x in metrics if metrics.count(x) > 1})
-    if dup:
-        return [f"{name}: field 'claims': metric {dup[0]!r} is used by two claims"]
+    for dup in sorted({x for x in metrics if metrics.count(x) > 1}):
+        problems.append(f"{name}: field 'claims': metric {dup!r} is used by two claims")
+    for i, c in enumerate(paper.claims):
+        if c.control is not None and c.control == c.metric:
+            problems.append(f"{name}: field 'claims[{i}].control': the control must be another metric than {c.metric!r}")
+        if c.control_label is not None and c.control is None:
+            problems.append(f"{name}: field 'claims[{i}].control_label': set only with 'control'")
+    if problems:
+        raise PaperclubError("\n".join(problems))
     return paper
 
 
 def check_papers(folder: Path) -> tuple[list[Paper], list[str]]:
     """Load every ``*.md`` in ``folder``; return the valid papers and all problems found."""
-    files = sorted(folder.glob("*.md"))
+    files = sorted(f for f in folder.glob("*") if f.suffix == ".md") if folder.is_dir() else []
     papers: list[Paper] = []
     problems: list[str] = []
+    for odd in sorted(f for f in folder.glob("*") if f.suffix.lower() == ".md" and f.suffix != ".md") if folder.is_dir() else []:
+        problems.append(f"papers/{odd.name}: ignored: paper files must end in '.md' (lowercase); rename it")
     if not files:
         problems.append(f"{folder}: no paper files (*.md) found")
     for f in files:
-        got = _problems(f)
-        if isinstance(got, Paper):
-            papers.append(got)
-        else:
-            problems.extend(got)
+        try:
+            papers.append(parse_paper(f))
+        except PaperclubError as err:
+            problems.extend(str(err).splitlines())
     slugs = {p.slug for p in papers} | {f.stem for f in files}
     for p in papers:
         for i, pre in enumerate(p.prerequisites):

@@ -1,199 +1,148 @@
-"""Stage 3: render papers and executed notebooks into a staging docs tree of plain Markdown.
+"""Stage 3: render papers and executed notebooks into plain Markdown for the site engine.
 
-The site engine (MkDocs + Material, or Zensical) only ever sees ordinary Markdown files and static
-assets, so nothing here depends on plugin internals. Layout of the staging tree::
-
-    index.md                       home: next session, tag filter, paper cards
-    papers/<slug>/index.md         one page per paper
-    papers/<slug>/figures/*.png    figures the notebook saved
-    papers/<slug>/notebook_files/  figures extracted from the executed notebook
-    papers/<slug>/<slug>.ipynb     the executed notebook, to download
-    papers/<slug>/<slug>.py        the notebook source
-    handouts/<slug>.md             printable one-page summaries
-    schedule.md, sessions.ics      (paperclub.schedule)
-    slides/<slug>/index.html       (paperclub.slides)
-    assets/                        KaTeX, reveal.js, CSS, JS
+Every function here is pure: it returns Markdown (and, for a paper page, the list of files the page needs
+copied beside it); :mod:`paperclub.build` writes them into the staging docs tree laid out by
+:class:`paperclub.layout.SiteMap`. Nothing depends on plugin internals, so the same tree builds with
+MkDocs + Material or Zensical.
 """
 from __future__ import annotations
 
+import ast
+import base64
 import datetime as dt
 import html
+import io
 import json
 import re
-import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from paperclub.errors import PaperclubError
-from paperclub.execute import NotebookResult, dependencies
-from paperclub.papers import Claim, Paper
+from paperclub import fragments as frag
+from paperclub import standalone
+from paperclub.bind import render_refs
+from paperclub.execute import NotebookResult, dependencies, read_text
+from paperclub.layout import Project, SiteMap, module_name
+from paperclub.papers import Paper
 
-FIRST = ("Key ideas",)
-LAST = ("Discussion questions", "Exercises", "References")
-ASSETS = Path(__file__).parent / "assets"
-
-
-@dataclass(frozen=True)
-class Project:
-    """Where a project's inputs live (the repository root by default)."""
-    root: Path
-
-    @property
-    def papers(self) -> Path: return self.root / "papers"
-    @property
-    def notebooks(self) -> Path: return self.root / "notebooks"
-    @property
-    def impls(self) -> Path: return self.root / "minimal_impls"
-    @property
-    def slides(self) -> Path: return self.root / "slides"
-    @property
-    def docs(self) -> Path: return self.root / "docs"
+# the page's sections, in order: notes sections by heading, generated blocks by @name;
+# "@notes" stands for every notes section not named elsewhere, in file order
+PAGE_ORDER = ("@header", "@tldr", "Key ideas", "@claims", "@notes", "@notebook", "@implementation",
+              "Discussion questions", "Exercises", "@run", "@cite", "References")
+NAMED = {s for s in PAGE_ORDER if not s.startswith("@")}
+OUTPUT_CAP_CHARS = 4000   # a cell's text output beyond this is cut on the page (the download keeps it all)
+OUTPUT_CAP_LINES = 60
 
 
-# --------------------------------------------------------------------------- small formatting helpers
-
-def format_value(value: object, fmt: str = ".3g") -> str:
-    if value is None:
-        return "not recorded"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float)):
-        try:
-            return format(value, fmt)
-        except (ValueError, TypeError):
-            return str(value)
-    return str(value)
+@dataclass
+class PageFiles:
+    """A rendered page: its Markdown plus what must sit beside it in the docs tree."""
+    markdown: str
+    copies: list[tuple[Path, str]] = field(default_factory=list)   # (source file, docs-tree path)
+    blobs: dict[str, bytes] = field(default_factory=dict)           # docs-tree path -> bytes
 
 
-def claim_rows(paper: Paper, metrics: dict) -> list[tuple[Claim, object, bool]]:
-    """(claim, recorded value or None, holds) for every claim of the paper."""
-    rows = []
-    for c in paper.claims:
-        value = metrics.get(c.metric)
-        rows.append((c, value, value is not None and c.holds(value)))
-    return rows
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def claims_table(paper: Paper, metrics: dict) -> str:
-    if not paper.claims:
-        return "*This paper states no measured claims yet.*"
-    lines = ["| Claim | In the paper | Our figure | Holds? |", "| --- | --- | --- | --- |"]
-    for c, value, ok in claim_rows(paper, metrics):
-        verdict = ('<span class="pc-holds">✔ holds</span>' if ok
-                   else '<span class="pc-fails">✘ does not hold</span>')
-        ours = f"{format_value(value, c.fmt)} <br><small>`{c.metric}`, expected {c.expect}</small>"
-        lines.append(f"| {_cell(c.text)} | {_cell(c.paper)} | {ours} | {verdict} |")
-    return "\n".join(lines)
-
-
-def session_line(paper: Paper) -> str:
-    s = paper.session
-    if s.date is None:
-        return "unscheduled"
-    parts = [s.date.strftime("%a %d %b %Y") + (f", {s.time}" if s.time else "")]
-    if s.presenter:
-        parts.append(f"presented by {s.presenter}")
-    if s.room:
-        parts.append(s.room)
-    return " · ".join(parts)
-
-
-def isolate_display_math(markdown: str) -> str:
-    """Give every ``$$`` display block that starts a line a blank line before and after it.
-
-    arithmatex treats ``$$…$$`` glued to a paragraph as inline math, where KaTeX rejects ``\\tag``;
-    writers should not have to remember that.
-    """
-    out: list[str] = []
-    fence, in_math = None, False
-    for line in markdown.splitlines():
-        m = re.match(r"^\s*(```+|~~~+)", line)
-        if m and not in_math:
-            fence = None if fence and line.strip().startswith(fence) else (fence or m.group(1))
-            out.append(line)
-            continue
-        stripped = line.strip()
-        if fence is None and not in_math and line.startswith("$$"):
-            if out and out[-1].strip():
-                out.append("")
-            in_math = not (len(stripped) > 2 and stripped.endswith("$$"))
-            out.append(line)
-            if not in_math:
-                out.append("")
-            continue
-        if in_math and stripped.endswith("$$"):
-            in_math = False
-            out.append(line)
-            out.append("")
-            continue
-        out.append(line)
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(out))
-
-
-def demote_headings(markdown: str, by: int = 2) -> str:
-    """Push every ATX heading down ``by`` levels, leaving fenced code alone."""
-    out, fence = [], None
-    for line in markdown.splitlines():
-        m = re.match(r"^(```+|~~~+)", line)
-        if m:
-            fence = None if fence and line.startswith(fence) else (fence or m.group(1))
-        elif fence is None and re.match(r"^#{1,6}\s", line):
-            hashes = len(line) - len(line.lstrip("#"))
-            line = "#" * min(6, hashes + by) + line[hashes:]
-        out.append(line)
-    return "\n".join(out)
+def notes(paper: Paper, metrics: dict) -> dict[str, str]:
+    """The paper's notes sections with math isolated and ``{{ metric }}`` references rendered."""
+    where = f"papers/{paper.path.name}"
+    body = render_refs(paper.body, metrics, where)
+    from paperclub.papers import split_sections
+    return {k: frag.isolate_display_math(v) for k, v in split_sections(body).items()}
 
 
 # --------------------------------------------------------------------------- the executed notebook
 
-def notebook_markdown(executed: Path, dest: Path, slug: str) -> str:
-    """Export an executed notebook to Markdown; its figures go to ``dest/notebook_files/``."""
+def _cap(value: str) -> str:
+    lines = value.splitlines()
+    if len(value) <= OUTPUT_CAP_CHARS and len(lines) <= OUTPUT_CAP_LINES:
+        return value
+    kept = "\n".join(lines[:OUTPUT_CAP_LINES])[:OUTPUT_CAP_CHARS]
+    return (kept + f"\n… [output cut on this page: {len(value):,} characters, {len(lines):,} lines in all; "
+                   "the downloaded notebook has it whole]\n")
+
+
+def _text_outputs_as_html(nb) -> None:
+    """Text outputs become capped, escaped ``<pre>`` blocks kept out of the search index.
+
+    A chatty cell can no longer blow up the page or the search index that every page loads.
+    """
+    import nbformat
+
+    for cell in nb.cells:
+        outs = []
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if out.get("output_type") == "stream":
+                text = out.get("text", "")
+            elif out.get("output_type") in ("execute_result", "display_data") and set(data) <= {"text/plain"}:
+                text = data.get("text/plain", "")
+                if re.fullmatch(r"\s*<(Figure|matplotlib\.)[^>]*>\s*", text):
+                    continue  # the repr of a figure that is shown anyway
+            else:
+                outs.append(out)
+                continue
+            if outs and outs[-1].get("metadata", {}).get("pc_text") is not None:  # merge consecutive streams
+                text = outs[-1]["metadata"]["pc_text"] + text
+                outs.pop()
+            html_out = nbformat.v4.new_output("display_data", data={
+                "text/html": f'<pre class="pc-output" data-search-exclude>{html.escape(_cap(text))}</pre>'})
+            html_out["metadata"] = {"pc_text": text}
+            outs.append(html_out)
+        if "outputs" in cell:
+            cell["outputs"] = outs
+
+
+def _alt_texts(nb) -> dict[int, str]:
+    """Alt text per code cell: the first sentence of the Markdown cell before it."""
+    alts, last = {}, ""
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            plain = re.sub(r"[#*_`$\\]|\[([^\]]*)\]\([^)]*\)", r"\1", cell.source).strip()
+            last = re.split(r"(?<=[.!?])\s|\n\n", plain, maxsplit=1)[0].strip()[:140]
+        else:
+            alts[i] = last
+    return alts
+
+
+def notebook_markdown(executed: Path, slug: str) -> tuple[str, dict[str, bytes]]:
+    """The executed notebook as Markdown, and its figures (``notebook_files/<name>`` -> bytes)."""
     import nbformat
     from nbconvert import MarkdownExporter
 
     nb = nbformat.read(executed, as_version=4)
-    files = dest / "notebook_files"
-    files.mkdir(parents=True, exist_ok=True)
-    n_gif = 0
+    _text_outputs_as_html(nb)
+    alts = _alt_texts(nb)
+    files: dict[str, bytes] = {}
     for i, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if "image/gif" in data:  # animations: keep them as files the page links to
-                import base64
-                n_gif += 1
-                name = f"animation_{i}_{n_gif}.gif"
-                (files / name).write_bytes(base64.b64decode(data["image/gif"]))
-                out["data"] = {"text/markdown": f"![Animation {n_gif} of the notebook (cell {i + 1})]"
-                                                f"(notebook_files/{name})"}
-    exporter = MarkdownExporter()
-    body, resources = exporter.from_notebook_node(nb, resources={"output_files_dir": "notebook_files"})
+                name = f"notebook_files/animation_{i + 1}.gif"
+                files[name] = base64.b64decode(data["image/gif"])
+                alt = alts.get(i) or f"Animation from cell {i + 1}"
+                out["data"] = {"text/markdown": f"![{frag.attr(alt)}]({name})"}
+    body, resources = MarkdownExporter().from_notebook_node(nb, resources={"output_files_dir": "notebook_files"})
     for name, blob in resources.get("outputs", {}).items():
-        (dest / name).write_bytes(shrink_png(blob) if name.endswith(".png") else blob)
-    counter = iter(range(1, 10_000))
-    body = re.sub(r"!\[(png|jpeg|svg)\]\(notebook_files/output_(\d+)_\d+\.\w+\)",
-                  lambda m: f"![Figure {next(counter)} of the notebook, from cell {int(m.group(2)) + 1}]"
-                            f"({m.group(0).split('](')[1]}", body)
-    body = demote_headings(body, 2)
-    # code cells stay out of the search index (it is loaded by every page); prose stays in
+        files[name] = shrink_png(blob) if name.endswith(".png") else blob
+
+    def alt(m: re.Match) -> str:
+        cell_no = int(m.group(2))
+        text = alts.get(cell_no) or f"Figure from cell {cell_no + 1} of the notebook"
+        return f"![{frag.attr(text).replace('[', '(').replace(']', ')')}]({m.group(0).split('](')[1]}"
+    body = re.sub(r"!\[(png|jpeg|svg)\]\(notebook_files/output_(\d+)_\d+\.\w+\)", alt, body)
+    body = frag.demote_headings(body, 2)
+    # code cells and outputs stay out of the search index (it is loaded by every page); prose stays in
     body = re.sub(r"(?ms)^```python\n.*?^```$",
                   lambda m: f'<div class="pc-code" markdown data-search-exclude>\n\n{m.group(0)}\n\n</div>', body)
-    # nbconvert leaves "<Figure size …>" reprs and stray blank runs; tidy them for reading
     body = re.sub(r"\n {4}<Figure size [^>]*>\n", "\n", body)
     body = re.sub(r"\n{3,}", "\n\n", body)
-    return body
+    return body, files
 
 
 def shrink_png(blob: bytes) -> bytes:
-    """Re-encode a figure with a 256-colour palette when that is smaller (plots lose nothing visible).
+    """Store a figure as an exact palette PNG when it has at most 256 colours (plots), else as it is.
 
-    Keeps pages inside the 2 MB budget; a photo-like figure is dithered, a line plot is exact.
+    No dithering: a photo stays a true-colour PNG rather than speckled.
     """
-    import io
-
     from PIL import Image
 
     try:
@@ -203,132 +152,282 @@ def shrink_png(blob: bytes) -> bytes:
         return blob
     if im.mode == "P":
         return blob
-    rgb = im.convert("RGB") if im.mode != "RGBA" else im
-    pal = rgb.quantize(colors=256, method=Image.Quantize.FASTOCTREE if rgb.mode == "RGBA" else Image.Quantize.MEDIANCUT,
-                       dither=Image.Dither.FLOYDSTEINBERG)
+    rgb = im.convert("RGBA" if "A" in im.mode else "RGB")
+    if rgb.getcolors(256) is None:
+        return blob
+    pal = rgb.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     buf = io.BytesIO()
     pal.save(buf, format="PNG", optimize=True)
     return buf.getvalue() if buf.tell() < len(blob) else blob
 
 
+# --------------------------------------------------------------------------- the implementation, annotated
+
+@dataclass(frozen=True)
+class Chunk:
+    kind: str        # "section" (a banner comment), "def" (function or class) or "code"
+    title: str
+    prose: str
+    code: str
+    line: int
+
+
+def _anchor(name: str) -> str:
+    return "impl-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def annotate(source: str) -> list[Chunk]:
+    """Split an implementation into readable chunks: banner sections, each top-level function or class
+    with its docstring's first paragraph as prose, and the code between them."""
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    chunks: list[Chunk] = []
+    cursor = 0  # next line index not yet emitted
+    banner = re.compile(r"^#\s*(\d+\.|[A-Z][^-=]{3,})")
+
+    def emit_code(upto: int) -> None:
+        nonlocal cursor
+        block = lines[cursor:upto]
+        i = 0
+        pending: list[str] = []
+        while i < len(block):  # banner comments become section headings
+            ln = block[i]
+            if re.match(r"^#\s*[-=]{10,}\s*$", ln) and i + 1 < len(block) and banner.match(block[i + 1]):
+                if "".join(pending).strip():
+                    chunks.append(Chunk("code", "", "", "\n".join(pending).strip("\n"), cursor + 1))
+                pending = []
+                j = i + 1
+                title = []
+                while j < len(block) and block[j].startswith("#") and not re.match(r"^#\s*[-=]{10,}\s*$", block[j]):
+                    title.append(block[j].lstrip("#").strip())
+                    j += 1
+                chunks.append(Chunk("section", " ".join(title), "", "", cursor + i + 1))
+                i = j + 1 if j < len(block) and re.match(r"^#\s*[-=]{10,}\s*$", block[j]) else j
+                continue
+            pending.append(ln)
+            i += 1
+        if "".join(pending).strip():
+            chunks.append(Chunk("code", "", "", "\n".join(pending).strip("\n"), cursor + 1))
+        cursor = upto
+
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+        while start > cursor and lines[start - 1].startswith("#") and not re.match(r"^#\s*[-=]{10,}", lines[start - 1]):
+            start -= 1  # comments right above a def belong to it
+        emit_code(start)
+        doc = ast.get_docstring(node) or ""
+        prose = doc.split("\n\n")[0].strip()
+        kind = "class" if isinstance(node, ast.ClassDef) else "def"
+        chunks.append(Chunk("def", f"{kind} {node.name}", prose, "\n".join(lines[start:node.end_lineno]), start + 1))
+        cursor = node.end_lineno
+    emit_code(len(lines))
+    return chunks
+
+
+def implementation_page(paper: Paper, project: Project) -> tuple[str, list[tuple[str, str]]]:
+    """The annotated implementation page, and its outline ``(title, anchor)`` for the paper page."""
+    impl = project.impl(paper.slug)
+    deps = dependencies(project.notebook(paper.slug), project.impls)
+    ordered = ([impl] if impl.exists() else []) + [d for d in deps if d != impl]
+    md = [f"# The implementation: {frag.text(paper.title)}", "",
+          "Each function and class, in the order the file reads (the paper's order), with its docstring "
+          "beside the code. Plain Python: copy any block into the notebook and run it.", ""]
+    outline: list[tuple[str, str]] = []
+    for dep in ordered:
+        src = read_text(dep, f"minimal_impls/{dep.name}")
+        n = len(src.splitlines())
+        md += [f'## `minimal_impls/{dep.name}` ({n} lines) {{ #{_anchor(dep.stem)} }}', ""]
+        for ch in annotate(src):
+            fence = "````" if "```" in ch.code else "```"
+            if ch.kind == "section":
+                anchor = _anchor(f"{dep.stem}-{ch.title[:40]}")
+                md += [f"### {frag.text(ch.title)} {{ #{anchor} }}", ""]
+                if dep == impl:
+                    outline.append((ch.title, anchor))
+            elif ch.kind == "def":
+                anchor = _anchor(f"{dep.stem}-{ch.title.split()[-1]}")
+                md += [f"#### `{ch.title}` {{ #{anchor} }}", "", f'<small>line {ch.line}</small>', ""]
+                if ch.prose:
+                    md += [ch.prose.replace("\n", " "), ""]
+                md += ['<div class="pc-code" markdown data-search-exclude>', "",
+                       f"{fence}python", ch.code, fence, "", "</div>", ""]
+            else:
+                md += ['<div class="pc-code" markdown data-search-exclude>', "",
+                       f"{fence}python", ch.code, fence, "", "</div>", ""]
+    return "\n".join(md), outline
+
+
 # --------------------------------------------------------------------------- one paper page
 
 def _downloads(slug: str) -> str:
-    return (f'[Executed notebook (.ipynb)]({slug}.ipynb){{ download="{slug}.ipynb" }} · '
+    return (f'[Notebook (.ipynb), runs on its own]({slug}.ipynb){{ download="{slug}.ipynb" }} · '
             f'[Notebook source (.py, jupytext)]({slug}.py){{ download="{slug}.py" }}')
 
 
-def paper_page(paper: Paper, result: NotebookResult, project: Project, dest: Path, all_papers: dict[str, Paper]) -> str:
-    """Write ``dest`` (papers/<slug>/) and return the page's Markdown."""
+def run_yourself(paper: Paper) -> list[str]:
     slug = paper.slug
-    dest.mkdir(parents=True, exist_ok=True)
-    metrics = result.metrics()
-    sections = {k: isolate_display_math(v) for k, v in paper.sections().items()}
-    fig_dir = dest / "figures"
-    fig_dir.mkdir(exist_ok=True)
-    for f in result.figures():
-        shutil.copy2(f, fig_dir / f.name)
-    if result.folder:
-        shutil.copy2(result.folder / "notebook.ipynb", dest / f"{slug}.ipynb")
-    shutil.copy2(project.notebooks / f"{slug}.py", dest / f"{slug}.py")
+    return ['!!! tip "On your laptop, offline, in under a minute"', "",
+            f"    Download the {_downloads(slug)}: the `.ipynb` writes the implementation it needs next to "
+            "itself, so it runs in an empty folder with only public packages (`pip install torch numpy scipy "
+            "matplotlib scikit-learn scikit-image pillow`).", "",
+            "    Or, in a clone of the repository (Python only; Node.js is needed only to build the site):", "",
+            "    ```bash",
+            "    make notebooks      # sets up .venv and writes notebooks/*.ipynb (jupytext pairs)",
+            f"    make lab            # JupyterLab on notebooks/; open {slug}.ipynb",
+            f"    .venv/bin/pytest {project_test_path(slug)}    # the implementation's tests",
+            "    ```", ""]
 
+
+def project_test_path(slug: str) -> str:
+    return f"tests/test_{module_name(slug)}.py"
+
+
+def header(paper: Paper, result: NotebookResult, all_papers: dict[str, Paper]) -> list[str]:
+    slug = paper.slug
+    page = SiteMap.page(slug)
     links = [f"[Paper]({paper.links.paper})"]
     if paper.links.code:
         links.append(f"[Code]({paper.links.code})")
     if paper.links.project:
         links.append(f"[Project page]({paper.links.project})")
-    tags = " ".join(f'<span class="pc-tag">{html.escape(t)}</span>' for t in paper.tags)
-    md: list[str] = [f"# {paper.title}", ""]
+    tags = " ".join(f'<span class="pc-tag">{frag.attr(t)}</span>' for t in paper.tags)
+    md = [f"# {frag.text(paper.title)}", ""]
     if paper.status == "draft":
         md += ['!!! warning "Draft"', "    This paper is a scaffold still being written; its figures are placeholders.", ""]
     md += ['<div class="pc-meta" markdown>', "",
-           f"**{', '.join(paper.authors)}** — {paper.venue} {paper.year} · {' · '.join(links)}", "",
-           f"{tags}", "",
-           f"**Session:** {session_line(paper)}", "",
+           f"**{frag.text(', '.join(paper.authors))}** — {frag.text(paper.venue)} {paper.year} · {' · '.join(links)}", "",
+           tags, "",
+           f"**Session:** {frag.text(frag.session_line(paper))}", "",
            f"**Notebook:** runs in {result.seconds:.1f} s on a laptop CPU · {_downloads(slug)}", "",
-           f"**For the session:** [Slides](../../slides/{slug}/index.html) · "
-           f"[One-page handout](../../handouts/{slug}.md)", "", "</div>", ""]
+           f"**For the session:** [Slides]({SiteMap.link(page, SiteMap.deck(slug))}) · "
+           f"[One-page handout]({SiteMap.link(page, SiteMap.handout(slug))})", "", "</div>", ""]
     if paper.prerequisites:
         # a prerequisite left out of a partial build (--only) is named, not linked
-        pre = ", ".join(f"[{all_papers[p].title}](../{p}/index.md)" if p in all_papers else f"`{p}`"
-                        for p in paper.prerequisites)
+        pre = ", ".join(f"[{frag.text(all_papers[p].title)}]({SiteMap.link(page, SiteMap.page(p))})"
+                        if p in all_papers else f"`{p}`" for p in paper.prerequisites)
         md += [f"**Read first:** {pre}", ""]
-    md += ['!!! abstract "TL;DR"', f"    {paper.tldr}", ""]
-    for name in FIRST:
-        if sections.get(name):
-            md += [f"## {name}", "", sections[name], ""]
-    md += ["## Claims, checked by the notebook", "",
-           "Each figure below was recorded by the notebook when it last ran; the build fails in "
-           "`--strict` mode when a claim does not hold.", "", claims_table(paper, metrics), ""]
-    if sections.get(""):
-        md += [sections[""], ""]
-    for name, text in sections.items():
-        if name and name not in FIRST and name not in LAST:
-            md += [f"## {name}", "", text, ""]
-    md += ["## The notebook, executed", "",
-           f"Executed top to bottom by `paperclub build` in {result.seconds:.1f} s. {_downloads(slug)}", ""]
-    if result.folder:
-        md += ['<div class="pc-notebook" markdown>', "",
-               notebook_markdown(result.folder / "notebook.ipynb", dest, slug), "", "</div>", ""]
-    md += ["## The implementation", "", '<div class="pc-source" markdown data-search-exclude>', ""]
-    deps = dependencies(project.notebooks / f"{slug}.py", project.impls)
-    main = project.impls / f"{paper.module}.py"
-    ordered = ([main] if main.exists() else []) + [d for d in deps if d != main]
-    for i, dep in enumerate(ordered):
-        src = dep.read_text(encoding="utf-8")
-        title = f"minimal_impls/{dep.name} ({len(src.splitlines())} lines)"
-        fence = "````" if "```" in src else "```"
-        if i == 0:
-            md += [f"`{title}`, read top to bottom like the paper:", "", f"{fence}python", src.rstrip(), fence, ""]
-        else:
-            md += [f'??? note "{title}"', "", f"    {fence}python",
-                   *[("    " + ln) if ln else "" for ln in src.rstrip().splitlines()], f"    {fence}", ""]
-    md += ["</div>", ""]
-    for name in LAST[:2]:
-        if sections.get(name):
-            md += [f"## {name}", "", sections[name], ""]
-    md += ["## Run it yourself", "", '!!! tip "On your laptop, offline, in under a minute"', "",
-           "    ```bash",
-           "    make notebooks                  # sets up .venv and writes notebooks/*.ipynb (jupytext pairs)",
-           f"    .venv/bin/jupyter lab notebooks/{slug}.ipynb   # after: .venv/bin/pip install jupyterlab",
-           f"    cd notebooks && ../.venv/bin/python {slug}.py   # or run it as a plain script",
-           f"    .venv/bin/pytest tests/test_{paper.module}.py    # the implementation's tests",
-           "    ```", "",
-           f"    Or download this page's {_downloads(slug)}.", "",
-           "## Cite", "", "```bibtex", paper.bibtex_entry(), "```", ""]
-    if sections.get("References"):
-        md += ["## References", "", sections["References"], ""]
-    return "\n".join(md)
+    return md
+
+
+def paper_page(paper: Paper, result: NotebookResult, project: Project, all_papers: dict[str, Paper]) -> PageFiles:
+    """The paper's page and the files it needs beside it (figures, downloads, notebook figures)."""
+    slug = paper.slug
+    here = SiteMap.page_dir(slug)
+    sections = notes(paper, result.metrics)
+    out = PageFiles("")
+    for f in result.figures:
+        out.copies.append((f, f"{SiteMap.figures(slug)}/{f.name}"))
+    out.blobs[SiteMap.ipynb(slug)] = standalone.page_notebook(project, paper, result)   # runs anywhere
+    out.copies.append((project.notebook(slug), SiteMap.source_py(slug)))
+
+    md: list[str] = []
+    for part in PAGE_ORDER:
+        if part == "@header":
+            md += header(paper, result, all_papers) + standalone.links(slug, project)
+        elif part == "@tldr":
+            md += ['!!! abstract "TL;DR"', f"    {frag.text(paper.tldr)}", ""]
+        elif part == "@claims":
+            md += ["## Claims, checked by the notebook", "",
+                   "Each figure below was recorded by the notebook when it last ran. A claim names a *control*: "
+                   "the same measurement on a deliberately broken or naive variant, which must fail the claim; "
+                   "otherwise the claim rules nothing out and is marked vacuous. `paperclub build --strict` "
+                   "fails on any claim that does not hold or is vacuous.", "",
+                   frag.claims_table(paper, paper.verdicts(result.metrics)), ""]
+        elif part == "@notes":
+            if sections.get(""):
+                md += [sections[""], ""]
+            for name, body in sections.items():
+                if name and name not in NAMED:
+                    md += [f"## {name}", "", body, ""]
+        elif part == "@notebook":
+            md += ["## The notebook, executed", "",
+                   f"Executed top to bottom by `paperclub build` in {result.seconds:.1f} s. {_downloads(slug)}", ""]
+            if result.run is not None:
+                body, files = notebook_markdown(result.run.notebook, slug)
+                out.blobs.update({f"{here}/{name}": blob for name, blob in files.items()})
+                md += ['<div class="pc-notebook" markdown>', "", body, "", "</div>", ""]
+        elif part == "@implementation":
+            _, outline = implementation_page(paper, project)
+            impl = project.impl(slug)
+            n = len(read_text(impl).splitlines()) if impl.exists() else 0
+            md += ["## The implementation", "",
+                   f"`minimal_impls/{impl.name}` ({n} lines) reads top to bottom like the paper. "
+                   f"[Read it annotated, section by section →](implementation.md)", ""]
+            if outline:
+                md += ['<div class="pc-outline" markdown>', ""]
+                md += [f"- [{frag.text(title)}](implementation.md#{anchor})" for title, anchor in outline]
+                md += ["", "</div>", ""]
+        elif part == "@run":
+            md += ["## Run it yourself", "", *run_yourself(paper), *standalone.links(slug, project, "    ")]
+        elif part == "@cite":
+            md += ["## Cite", "", "```bibtex", paper.bibtex_entry(), "```", ""]
+        elif sections.get(part):
+            md += [f"## {part}", "", sections[part], ""]
+    out.markdown = "\n".join(md)
+    return out
 
 
 # --------------------------------------------------------------------------- handouts
 
-def _display_math(text: str, limit: int = 4) -> list[str]:
-    return re.findall(r"^\s*\$\$.*?\$\$", text, flags=re.S | re.M)[:limit]
+def _equations(text: str) -> list[tuple[str | None, str]]:
+    """Display equations in the notes with their ``\\tag`` (or None)."""
+    out = []
+    for eq in re.findall(r"^\s*\$\$.*?\$\$", text, flags=re.S | re.M):
+        tag = re.search(r"\\tag\{([^}]*)\}", eq)
+        out.append((tag.group(1) if tag else None, eq.strip()))
+    return out
 
 
-def handout_page(paper: Paper, result: NotebookResult) -> str:
-    sections = {k: isolate_display_math(v) for k, v in paper.sections().items()}
-    method = "\n\n".join(t for n, t in sections.items() if n not in LAST)
-    md = ['<div class="pc-handout" markdown>', "", f"# {paper.title}", "",
-          f"*{', '.join(paper.authors)} — {paper.venue} {paper.year}* · Session: {session_line(paper)}", "",
-          f"**TL;DR.** {paper.tldr}", ""]
-    eqs = _display_math(method)
+def handout_equations(paper: Paper, sections: dict[str, str]) -> list[str]:
+    """The equations a handout prints: those the front matter names by tag, else the first four."""
+    method = "\n\n".join(t for n, t in sections.items() if n not in ("Discussion questions", "Exercises", "References"))
+    eqs = _equations(method)
+    if paper.handout and paper.handout.equations:
+        by_tag = {tag: eq for tag, eq in eqs if tag}
+        return [by_tag[t] for t in paper.handout.equations if t in by_tag]
+    return [eq for _, eq in eqs[:4]]
+
+
+def handout_page(paper: Paper, result: NotebookResult, site_url: str | None = None) -> PageFiles:
+    slug = paper.slug
+    here = SiteMap.handout(slug)
+    sections = notes(paper, result.metrics)
+    out = PageFiles("")
+    md = ['<div class="pc-handout" markdown>', "", f"# {frag.text(paper.title)}", "",
+          f"*{frag.text(', '.join(paper.authors))} — {frag.text(paper.venue)} {paper.year}* · "
+          f"Session: {frag.text(frag.session_line(paper))}", "",
+          f"**TL;DR.** {frag.text(paper.tldr)}", ""]
+    eqs = handout_equations(paper, sections)
     if eqs:
-        md += ["## Key equations", ""] + [e.strip() + "\n" for e in eqs]
-    md += ["## Claims on our toy", "", claims_table(paper, result.metrics()), ""]
+        md += ["## Key equations", ""] + [e + "\n" for e in eqs]
+    fig_name = paper.handout.figure if paper.handout and paper.handout.figure else None
+    figs = {f.stem: f for f in result.figures}
+    if fig_name and fig_name in figs:
+        f = figs[fig_name]
+        dest = f"handouts/{slug}-{f.name}"
+        out.copies.append((f, dest))
+        md += [f'<figure class="pc-handout-figure" markdown>', "",
+               f"![A figure from the {frag.attr(paper.title)} notebook]({SiteMap.link(here, dest)})", "", "</figure>", ""]
+    md += ["## Claims on our toy", "", frag.claims_table(paper, paper.verdicts(result.metrics)), ""]
     if sections.get("Discussion questions"):
         md += ["## Questions for the session", "", sections["Discussion questions"], ""]
+    if site_url:
+        md += [f'<p class="pc-siteurl">Notes, notebook and slides: {html.escape(site_url.rstrip("/"))}/'
+               f'{SiteMap.page_dir(slug)}/</p>', ""]
     md += ["</div>", "", '<div class="pc-noprint" markdown>', "",
            f"Print this page for a one-page A4 handout (the site's navigation is left out of print). "
-           f"Back to [the paper page](../papers/{paper.slug}/index.md) · [the slides](../slides/{paper.slug}/index.html).",
-           "", "</div>", ""]
-    return "\n".join(md)
+           f"Back to [the paper page]({SiteMap.link(here, SiteMap.page(slug))}) · "
+           f"[the slides]({SiteMap.link(here, SiteMap.deck(slug))}).", "", "</div>", ""]
+    out.markdown = "\n".join(md)
+    return out
 
 
 # --------------------------------------------------------------------------- home page
 
-def home_page(papers: list[Paper], results: dict[str, NotebookResult], intro: str, next_box: str) -> str:
+def home_page(papers: list[Paper], results: dict[str, NotebookResult], intro: str, next_box: str,
+              today: dt.date) -> str:
     # the filter offers the tags that group papers (two or more); every card still lists all of its own
     counts: dict[str, int] = {}
     for p in papers:
@@ -337,64 +436,37 @@ def home_page(papers: list[Paper], results: dict[str, NotebookResult], intro: st
     tags = sorted(t for t, n in counts.items() if n >= 2) or sorted(counts)
     md = [intro.strip(), "", next_box, "", "## This season's papers", "",
           '<div class="pc-tagbar" markdown="0"><button data-tag="all" class="pc-active">all</button>'
-          + "".join(f'<button data-tag="{html.escape(t)}">{html.escape(t)}</button>' for t in tags) + "</div>", "",
+          + "".join(f'<button data-tag="{frag.attr(t)}">{frag.attr(t)}</button>' for t in tags) + "</div>", "",
           '<div class="pc-grid" markdown>', ""]
-    ordered = sorted(papers, key=lambda p: (p.session.date or dt.date.max, p.slug))
-    for p in ordered:
+    # upcoming sessions first (soonest first), then past ones (most recent first), then unscheduled
+    upcoming = sorted((p for p in papers if p.session.date and p.session.date >= today), key=lambda p: (p.session.date, p.slug))
+    past = sorted((p for p in papers if p.session.date and p.session.date < today), key=lambda p: (p.session.date, p.slug), reverse=True)
+    rest = sorted((p for p in papers if not p.session.date), key=lambda p: p.slug)
+    for p in upcoming + past + rest:
         res = results.get(p.slug)
-        figs = res.figures() if res else []
-        card = [f'<div class="pc-card" data-tags="{html.escape(" ".join(p.tags))}" markdown>', ""]
+        figs = res.figures if res else ()
+        when = "upcoming" if p in upcoming else "past" if p in past else "unscheduled"
+        date = p.session.date.isoformat() if p.session.date else ""
+        card = [f'<div class="pc-card pc-{when}" data-tags="{frag.attr(" ".join(p.tags))}" data-date="{date}" markdown>', ""]
+        page = SiteMap.page(p.slug)
         if figs:
-            card += [f'<span class="pc-thumb" markdown>[![Thumbnail: a figure from the {html.escape(p.title)} '
-                     f'notebook](papers/{p.slug}/figures/{figs[0].name})](papers/{p.slug}/index.md)</span>', ""]
+            card += [f'<span class="pc-thumb" markdown>[![Thumbnail: a figure from the {frag.attr(p.title)} '
+                     f'notebook]({SiteMap.figures(p.slug)}/{figs[0].name})]({page})</span>', ""]
+        badge = {"upcoming": '<span class="pc-when pc-when-upcoming">upcoming</span> ',
+                 "past": '<span class="pc-when pc-when-past">past session</span> ',
+                 "unscheduled": ""}[when]
         draft = '<span class="pc-draft">draft</span> ' if p.status == "draft" else ""
-        card += [f'{draft}<span class="pc-title" markdown>[{p.title}](papers/{p.slug}/index.md)</span>', "",
-                 p.tldr, "",
-                 " ".join(f'<span class="pc-tag">{html.escape(t)}</span>' for t in p.tags), "",
-                 f'<span class="pc-small">{session_line(p)} · notebook {res.seconds:.0f} s</span>'
-                 if res else "", "", "</div>", ""]
+        card += [f'{draft}{badge}<span class="pc-title" markdown>[{frag.text(p.title)}]({page})</span>', "",
+                 frag.text(p.tldr), "",
+                 " ".join(f'<span class="pc-tag">{frag.attr(t)}</span>' for t in p.tags), "",
+                 f'<span class="pc-small" markdown>{frag.text(frag.session_line(p))}'
+                 + (f" · notebook {res.seconds:.0f} s" if res else "")
+                 + f' · [Slides]({SiteMap.deck(p.slug)})</span>', "", "</div>", ""]
         md += card
     md += ["</div>", ""]
     return "\n".join(md)
 
 
-# --------------------------------------------------------------------------- assets
-
-def copy_assets(root: Path, dest: Path) -> list[str]:
-    """Copy KaTeX (from node_modules, installed at set-up) and paperclub's CSS/JS into ``dest/assets``.
-
-    Returns the ``extra_javascript`` entries. KaTeX rather than MathJax: 0.3 MB of script instead of
-    1.2 MB keeps a paper page with its figures inside the 2 MB page budget.
-    """
-    katex = root / "node_modules" / "katex" / "dist"
-    if not (katex / "katex.min.js").exists():
-        raise PaperclubError("node_modules/katex is missing: run 'make install' (npm ci installs KaTeX from the "
-                             "npm registry)")
-    out = dest / "assets"
-    (out / "katex" / "contrib").mkdir(parents=True, exist_ok=True)
-    for name in ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js"):
-        shutil.copy2(katex / name, out / "katex" / name)
-    if not (out / "katex" / "fonts").exists():
-        shutil.copytree(katex / "fonts", out / "katex" / "fonts")
-    for f in ASSETS.iterdir():
-        if f.is_file():
-            shutil.copy2(f, out / f.name)
-    return ["assets/katex/katex.min.js", "assets/katex/contrib/auto-render.min.js", "assets/katex-init.js",
-            "assets/paperclub.js"]
-
-
-def write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
-def hand_written(project: Project) -> dict[str, str]:
-    """The hand-written pages in ``docs/`` (file name → text), except ``home.md``."""
-    if not project.docs.exists():
-        return {}
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(project.docs.glob("*.md")) if p.name != "home.md"}
-
-
 def metrics_json(papers: list[Paper], results: dict[str, NotebookResult]) -> str:
-    return json.dumps({p.slug: {"seconds": results[p.slug].seconds, "metrics": results[p.slug].metrics()}
+    return json.dumps({p.slug: {"seconds": results[p.slug].seconds, "metrics": results[p.slug].metrics}
                        for p in papers if p.slug in results}, indent=2, sort_keys=True)

@@ -1,102 +1,96 @@
 """Helpers that notebooks call while they run.
 
-The executor tells a notebook where to write through two environment variables:
-``PAPERCLUB_METRICS`` (a JSON file of recorded figures) and ``PAPERCLUB_FIGURES``
-(a folder of saved figures). Both are unset when a member runs the notebook by
-hand, and then nothing is written.
+Under ``paperclub build`` the executor names a run folder (:mod:`paperclub.rundir`): ``record`` adds to its
+metrics file and ``savefig`` / ``show_animation`` write into its figures folder. When a member runs the
+notebook by hand there is no run folder, and the helpers only print and display.
 """
 from __future__ import annotations
 
 import io
-import json
 import math
-import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
+from paperclub.rundir import RunDir
+
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_FIGURE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
-def _to_plain(value: Any) -> Any:
-    """numpy / torch scalars become plain Python numbers so JSON can hold them."""
-    if hasattr(value, "item") and callable(value.item):
+def _to_number(name: str, value: Any) -> int | float | bool:
+    """numpy / torch scalars become plain Python numbers; anything that is not a number is refused."""
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (bool, int, float)):
         try:
             value = value.item()
-        except (ValueError, RuntimeError) as err:  # a tensor/array of many elements
-            raise ValueError(f"record(): value must be a scalar, got shape {getattr(value, 'shape', '?')}") from err
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+        except (ValueError, RuntimeError) as err:  # an array of many elements
+            raise ValueError(f"record({name!r}): value must be a scalar, got shape "
+                             f"{tuple(getattr(value, 'shape', ()))}") from err
+    if isinstance(value, bool):
         return value
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"record(): value must be finite, got {value}")
+            raise ValueError(f"record({name!r}): value must be finite, got {value}")
         return float(value)
-    raise ValueError(f"record(): value must be a number, bool or string, got {type(value).__name__}")
+    raise ValueError(f"record({name!r}): value must be a number or a bool, got {type(value).__name__} {value!r}")
+
+
+def _shown(value: int | float | bool) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def record(name: str, value: Any) -> Any:
-    """Record a figure the paper's claims table reads (``claims[].metric``)."""
+    """Record a figure that the paper's claims table and ``{{ name }}`` references read.
+
+    Numbers and booleans only; recording the same name twice in one run is an error (the second would
+    silently replace the first).
+    """
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(f"record(): name must be an identifier like 'test_accuracy', got {name!r}")
-    plain = _to_plain(value)
-    print(f"[paperclub] {name} = {plain}")
-    target = os.environ.get("PAPERCLUB_METRICS")
-    if target:
-        path = Path(target)
-        data = json.loads(path.read_text()) if path.exists() else {}
-        data[name] = plain
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2, sort_keys=True))
+    plain = _to_number(name, value)
+    run = RunDir.current()
+    if run is not None:
+        metrics = run.read_metrics()
+        if name in metrics:
+            raise ValueError(f"record({name!r}): already recorded in this run (value {metrics[name]!r}); "
+                             "give each figure its own name")
+        metrics[name] = plain
+        run.write_metrics(metrics)
+    print(f"recorded {name} = {_shown(plain)}")
     return value
 
 
-def _figure_dir() -> Path | None:
-    target = os.environ.get("PAPERCLUB_FIGURES")
-    if not target:
-        return None
-    path = Path(target)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _remember(folder: Path, filename: str) -> None:
-    """Append to the folder's manifest, so the generator knows which figure came first."""
-    with open(folder / "_order.txt", "a", encoding="utf-8") as fh:
-        fh.write(filename + "\n")
-
-
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not re.match(r"^[a-z0-9][a-z0-9_-]*$", name):
+    if not isinstance(name, str) or not _FIGURE.match(name):
         raise ValueError(f"figure name must be lowercase letters, digits, '-' or '_', got {name!r}")
 
 
-def savefig(fig: Any, name: str, dpi: int = 110) -> None:
+def savefig(fig: Any, name: str, dpi: int = 150) -> None:
     """Keep a matplotlib figure as ``figures/<name>.png`` for the card and the deck.
 
     The first figure a notebook saves becomes the paper's thumbnail on the home page.
     """
     _check_name(name)
-    folder = _figure_dir()
-    if folder is not None:
-        fig.savefig(folder / f"{name}.png", dpi=dpi, bbox_inches="tight")
-        _remember(folder, f"{name}.png")
+    run = RunDir.current()
+    if run is not None:
+        fig.savefig(run.figure_path(f"{name}.png"), dpi=dpi, bbox_inches="tight")
 
 
-def show_animation(frames: Sequence[Any], name: str, fps: int = 12, width: int | None = None) -> Any:
+def show_animation(frames: Sequence[Any], name: str, fps: int = 12, width: int | None = None) -> bytes:
     """Save frames (HxWx3 uint8 arrays or a matplotlib FuncAnimation) as ``<name>.gif`` and show it.
 
-    A GIF plays in any browser without scripts, so the page and the deck stay offline.
+    A GIF plays in any browser without scripts, so the page and the deck stay offline. Returns the GIF's
+    bytes (end the call with ``;`` in a notebook so they are not printed).
     """
     import numpy as np
     from PIL import Image
 
     _check_name(name)
     if hasattr(frames, "to_jshtml"):  # matplotlib FuncAnimation
-        buf = io.BytesIO()
         from matplotlib.animation import PillowWriter
-        import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "a.gif"
@@ -113,10 +107,9 @@ def show_animation(frames: Sequence[Any], name: str, fps: int = 12, width: int |
         images[0].save(buf, format="GIF", save_all=True, append_images=images[1:],
                        duration=int(1000 / fps), loop=0)
         data = buf.getvalue()
-    folder = _figure_dir()
-    if folder is not None:
-        (folder / f"{name}.gif").write_bytes(data)
-        _remember(folder, f"{name}.gif")
+    run = RunDir.current()
+    if run is not None:
+        run.figure_path(f"{name}.gif").write_bytes(data)
     try:
         from IPython.display import Image as IPImage, display
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from paperclub import fragments as frag
+from paperclub.layout import SiteMap
 from paperclub.papers import Paper
 
 DEFAULT_TIME = dt.time(18, 0)
@@ -32,46 +34,67 @@ def plan(papers: list[Paper], today: dt.date) -> Schedule:
     return Schedule(upcoming, past, unscheduled)
 
 
-def _row(p: Paper, link_prefix: str) -> str:
+def _row(p: Paper, here: str) -> str:
     s = p.session
     date = s.date.strftime("%a %d %b %Y") if s.date else "—"
-    return (f"| {date} | {s.time or DEFAULT_TIME.strftime('%H:%M')} | [{p.title}]({link_prefix}papers/{p.slug}/index.md) "
-            f"| {s.presenter or 'to be announced'} | {s.room or 'to be announced'} "
-            f"| [slides]({link_prefix}slides/{p.slug}/index.html) · [handout]({link_prefix}handouts/{p.slug}.md) |")
+    who = frag.text(s.presenter) if s.presenter else "<em>to be announced</em>"
+    where = frag.text(s.room) if s.room else "<em>to be announced</em>"
+    return (f"| {date}<br>{s.time or DEFAULT_TIME.strftime('%H:%M')} "
+            f"| [{frag.cell(p.title)}]({SiteMap.link(here, SiteMap.page(p.slug))}) "
+            f"| {who}<br><small>{where}</small> "
+            f"| [slides]({SiteMap.link(here, SiteMap.deck(p.slug))}) · "
+            f"[handout]({SiteMap.link(here, SiteMap.handout(p.slug))}) |")
 
 
-def _table(papers: list[Paper], prefix: str) -> list[str]:
+def _table(papers: list[Paper], here: str) -> list[str]:
     if not papers:
         return ["*None.*", ""]
-    return ["| Date | Time | Paper | Presenter | Room | Material |", "| --- | --- | --- | --- | --- | --- |",
-            *[_row(p, prefix) for p in papers], ""]
+    return ['<div class="pc-schedule" markdown>', "",
+            "| When | Paper | Presenter, room | Material |", "| --- | --- | --- | --- |",
+            *[_row(p, here) for p in papers], "", "</div>", ""]
 
 
 def schedule_page(papers: list[Paper], today: dt.date) -> str:
     sch = plan(papers, today)
+    here = SiteMap.SCHEDULE
     md = ["# Schedule", "",
-          f"Sessions of the season as of {today.strftime('%d %b %Y')}. "
-          "[Add every session to your calendar (.ics)](sessions.ics){ download=\"paperclub-sessions.ics\" }.", "",
-          "## Upcoming", "", *_table(sch.upcoming, ""),
-          "## Past", "", *_table(sch.past, "")]
+          f"Sessions of the season as of {today.strftime('%d %b %Y')} (the date of the last build). "
+          f"[Add every session to your calendar (.ics)]({SiteMap.link(here, SiteMap.ICS)})"
+          "{ download=\"paperclub-sessions.ics\" }.", "",
+          "## Upcoming", "", *_table(sch.upcoming, here),
+          "## Past", "", *_table(sch.past, here)]
     if sch.unscheduled:
         md += ["## Unscheduled", "", "These papers have no session date yet.", "",
-               *[f"- [{p.title}](papers/{p.slug}/index.md)" for p in sch.unscheduled], ""]
+               *[f"- [{frag.text(p.title)}]({SiteMap.link(here, SiteMap.page(p.slug))})" for p in sch.unscheduled], ""]
     return "\n".join(md)
 
 
-def next_session_box(papers: list[Paper], today: dt.date) -> str:
-    nxt = plan(papers, today).next
-    if nxt is None:
-        return '!!! info "Next session"\n    No session is scheduled yet. See the [schedule](schedule.md).'
-    s = nxt.session
+def _box(p: Paper, hidden: bool) -> str:
+    """One "next session" box; the browser shows the one whose date is next (see assets/paperclub.js)."""
+    s = p.session
     when = s.date.strftime("%A %d %B %Y") + f", {s.time or DEFAULT_TIME.strftime('%H:%M')}"
-    who = f" — presented by {s.presenter}" if s.presenter else ""
-    where = f" in {s.room}" if s.room else ""
-    return (f'!!! info "Next session: {when}{where}"\n'
-            f"    **[{nxt.title}](papers/{nxt.slug}/index.md)**{who}. {nxt.tldr}\n\n"
-            f"    [Slides](slides/{nxt.slug}/index.html) · [Handout](handouts/{nxt.slug}.md) · "
-            f"[Full schedule](schedule.md) · [Calendar (.ics)](sessions.ics)")
+    who = f"presented by {frag.text(s.presenter)}" if s.presenter else "presenter to be announced"
+    where = f" · {frag.text(s.room)}" if s.room else ""
+    here = SiteMap.HOME
+    return (f'<div class="pc-next" data-date="{s.date.isoformat()}"{" hidden" if hidden else ""} markdown>\n\n'
+            f'<p class="pc-next-title">Next session: {when}</p>\n\n'
+            f"**[{frag.text(p.title)}]({SiteMap.link(here, SiteMap.page(p.slug))})** — {who}{where}. "
+            f"{frag.text(p.tldr)}\n\n"
+            f"[Slides]({SiteMap.link(here, SiteMap.deck(p.slug))}) · "
+            f"[Handout]({SiteMap.link(here, SiteMap.handout(p.slug))}) · "
+            f"[Full schedule]({SiteMap.link(here, SiteMap.SCHEDULE)}) · [Calendar (.ics)]({SiteMap.ICS})\n\n</div>")
+
+
+def next_session_box(papers: list[Paper], today: dt.date) -> str:
+    """The build-time next session (shown without JavaScript), plus every other scheduled session hidden,
+    so the browser can show the one that is next on the day the page is read."""
+    sch = plan(papers, today)
+    dated = sorted((p for p in papers if p.session.date), key=lambda p: (p.session.date, p.slug))
+    none = ('<div class="pc-next pc-next-none"' + (" hidden" if sch.next else "") + ' markdown>\n\n'
+            '<p class="pc-next-title">Next session</p>\n\nNo session is scheduled yet. '
+            f"See the [schedule]({SiteMap.SCHEDULE}).\n\n</div>")
+    boxes = [_box(p, hidden=p is not sch.next) for p in dated]
+    return '<div class="pc-nextbox" markdown>\n\n' + "\n\n".join(boxes + [none]) + "\n\n</div>"
 
 
 def calendar(papers: list[Paper]) -> bytes:

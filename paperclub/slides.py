@@ -1,25 +1,36 @@
 """Stage 5: a reveal.js deck per paper, from ``slides/<slug>.md``.
 
 The deck source is Markdown a presenter edits: slides separated by lines of ``---``, speaker notes
-after a line ``Note:``, figures the notebook saved as ``figures/<name>.png``, and a line
-``{{ claims }}`` that becomes the claims table with the recorded figures. The Markdown is rendered
-here (Python-Markdown, Pygments, arithmatex), so the deck needs only reveal.js itself, its notes
-plugin and the site's KaTeX: all copied from packages installed at set-up time, never a CDN.
+after a line ``Note:``, figures the notebook saved as ``figures/<name>.png``, measured numbers as
+``{{ metric:fmt }}`` references, and a line ``{{ claims }}`` that becomes the presenter's claims slides.
+The Markdown is rendered here with the same extensions as the site (read from ``mkdocs.yml``), so the
+deck needs only reveal.js, its notes plugin and the site's KaTeX: all copied from packages installed at
+set-up time, never a CDN. The page template and styles live in ``templates/`` and ``assets/``.
 """
 from __future__ import annotations
 
-import html
 import re
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
+from string import Template
 
+import yaml
+
+from paperclub import fragments as frag
+from paperclub.bind import render_refs
 from paperclub.errors import PaperclubError
-from paperclub.execute import NotebookResult
+from paperclub.execute import NotebookResult, read_text
+from paperclub.layout import SiteMap
 from paperclub.papers import Paper
-from paperclub.render import claims_table, isolate_display_math, session_line
 
 REVEAL_VERSION = "6.0.2"
 FIG_REF = re.compile(r"\]\((figures/([^)\s]+))\)")
+CLAIMS = re.compile(r"^\{\{\s*claims\s*\}\}\s*$", re.M)
+CLAIMS_PER_SLIDE = 4
+TEMPLATES = Path(__file__).parent / "templates"
+# extensions that make sense on a page but not on a slide
+NOT_ON_SLIDES = {"toc", "pymdownx.tasklist"}
 
 
 def reveal_dist(root: Path) -> Path:
@@ -43,24 +54,6 @@ def copy_reveal(root: Path, site_assets: Path) -> None:
     theme = (dist / "theme" / "white.css").read_text(encoding="utf-8")
     (out / "theme-white.css").write_text(re.sub(r"@font-face\{[^}]*\}", "", theme), encoding="utf-8")
     (out / "pygments.css").write_text(HtmlFormatter(style="friendly").get_style_defs(".highlight"), encoding="utf-8")
-    (out / "deck.css").write_text(DECK_CSS, encoding="utf-8")
-
-
-DECK_CSS = """
-.reveal { font-size: 32px; }
-.reveal h1, .reveal h2, .reveal h3 { text-transform: none; }
-.reveal h1 { font-size: 1.9em; } .reveal h2 { font-size: 1.35em; }
-.reveal section img { max-height: 480px; max-width: 100%; background: #fff; border: 0; box-shadow: none; }
-.reveal table { font-size: .55em; } .reveal table th, .reveal table td { padding: .2em .5em; }
-.reveal pre { font-size: .5em; box-shadow: none; } .reveal pre code { max-height: 520px; padding: .4em; }
-.reveal .highlight { background: #f6f8fa; }
-.reveal .pc-holds { color: #2e7d32; font-weight: 700; } .reveal .pc-fails { color: #c62828; font-weight: 700; }
-.reveal small, .reveal .pc-small { font-size: .6em; color: #555; }
-.reveal ul, .reveal ol { display: block; margin-left: 1em; }
-.pc-footer { position: fixed; bottom: 8px; left: 12px; font: 14px sans-serif; color: #888; z-index: 10; }
-@media print { .pc-footer { display: none; } }
-.pc-footer a { color: #888; }
-"""
 
 
 def split_slides(text: str) -> list[tuple[str, str]]:
@@ -74,86 +67,108 @@ def split_slides(text: str) -> list[tuple[str, str]]:
     return slides
 
 
-def _markdown(text: str) -> str:
+def markdown_extensions(mkdocs_yml: Path) -> tuple[list[str], dict]:
+    """The site's Markdown extensions (from ``mkdocs.yml``), less those that only make sense on a page."""
+    cfg = yaml.safe_load(mkdocs_yml.read_text(encoding="utf-8")) if mkdocs_yml.exists() else {}
+    names, configs = [], {}
+    for item in (cfg or {}).get("markdown_extensions", []):
+        name, conf = (next(iter(item.items())) if isinstance(item, dict) else (item, None))
+        if name in NOT_ON_SLIDES:
+            continue
+        names.append(name)
+        if conf:
+            configs[name] = dict(conf)
+    configs.setdefault("pymdownx.highlight", {}).update(use_pygments=True, css_class="highlight",
+                                                        anchor_linenums=False)
+    if "pymdownx.highlight" not in names:
+        names.append("pymdownx.highlight")
+    return names, configs
+
+
+def _markdown(text: str, extensions: tuple[list[str], dict]) -> str:
     import markdown
 
-    md = markdown.Markdown(extensions=[
-        "tables", "attr_list", "md_in_html", "sane_lists", "admonition",
-        "pymdownx.superfences", "pymdownx.arithmatex", "pymdownx.highlight",
-    ], extension_configs={
-        "pymdownx.arithmatex": {"generic": True},
-        "pymdownx.highlight": {"use_pygments": True, "css_class": "highlight"},
-    })
-    return md.convert(isolate_display_math(text))
+    return markdown.Markdown(extensions=extensions[0], extension_configs=extensions[1]).convert(
+        frag.isolate_display_math(text))
 
 
-def build_deck(paper: Paper, result: NotebookResult, source: Path, dest: Path) -> int:
-    """Render ``source`` into ``dest/index.html`` (plus the figures it uses); return the slide count."""
+@dataclass
+class Deck:
+    html: str
+    slides: int
+    figures: list[Path] = field(default_factory=list)
+
+
+def referenced_figures(text: str) -> list[tuple[int, str]]:
+    """``(slide number, figure file name)`` for every figure a deck names."""
+    return [(i, fname) for i, (body, _) in enumerate(split_slides(text), start=1)
+            for _, fname in FIG_REF.findall(body)]
+
+
+def _title_slide(paper: Paper, body: str | None, notes: str, ext) -> str:
+    """The deck's own first slide when it opens with a ``# `` title, else one made from the front matter;
+    either way with the session line (date, presenter, room) from the front matter."""
+    session = (f'<p class="pc-session">Paper club · {frag.attr(frag.session_line(paper))} · '
+               f'<a href="../../{SiteMap.page_dir(paper.slug)}/">study page</a></p>')
+    help_ = "Press S for the speaker view, F for full screen, Esc for the overview."
+    if body is not None:
+        aside = f'<aside class="notes">{_markdown(notes, ext) if notes else ""}<p>{help_}</p></aside>'
+        return f"<section>\n{_markdown(body, ext)}\n{session}\n{aside}\n</section>"
+    return (f'<section>\n<h1>{frag.attr(paper.title)}</h1>\n'
+            f"<p>{frag.attr(', '.join(paper.authors))} — {frag.attr(paper.venue)} {paper.year}</p>\n{session}\n"
+            f'<aside class="notes"><p>{help_}</p><p>TL;DR: {frag.attr(paper.tldr)}</p></aside>\n</section>')
+
+
+def _claims_sections(paper: Paper, result: NotebookResult, heading_md: str, notes_html: str, ext) -> list[str]:
+    """The presenter's claims slides: claim, our figure, control, verdict; a few rows a slide."""
+    rows = frag.claims_slides_rows(paper.verdicts(result.metrics))
+    if not rows:
+        return [f"<section>\n{_markdown(heading_md, ext)}\n<p>No measured claims yet.</p>{notes_html}\n</section>"]
+    chunks = [rows[i:i + CLAIMS_PER_SLIDE] for i in range(0, len(rows), CLAIMS_PER_SLIDE)]
+    out = []
+    for k, chunk in enumerate(chunks, start=1):
+        head = heading_md or "## Claims, checked by the notebook"
+        if len(chunks) > 1:
+            head += f" ({k}/{len(chunks)})"
+        table = ('<table class="pc-claims"><thead><tr><th>Claim</th><th>Ours</th><th>Control</th>'
+                 f'<th>Verdict</th></tr></thead><tbody>{"".join(chunk)}</tbody></table>')
+        out.append(f"<section>\n{_markdown(head, ext)}\n{table}{notes_html}\n</section>")
+    return out
+
+
+def build_deck(paper: Paper, result: NotebookResult, source: Path, mkdocs_yml: Path) -> Deck:
+    """Render ``source`` into a deck: its HTML, its slide count and the figures it uses."""
     name = f"slides/{source.name}"
     if not source.exists():
         raise PaperclubError(f"{name}: deck not found (every paper needs one; 'paperclub new' scaffolds it)")
-    slides = split_slides(source.read_text(encoding="utf-8"))
+    slides = split_slides(render_refs(read_text(source, name), result.metrics, name))
     if not slides:
         raise PaperclubError(f"{name}: no slides (separate slides with lines of '---')")
-    figures = {f.name: f for f in result.figures()}
-    (dest / "figures").mkdir(parents=True, exist_ok=True)
-    sections = [_title_slide(paper)]
-    for i, (body, notes) in enumerate(slides, start=1):
+    ext = markdown_extensions(mkdocs_yml)
+    figures = {f.name: f for f in result.figures}
+    deck = Deck("", 0)
+    own_title = slides[0][0].lstrip().startswith("# ")
+    sections = [_title_slide(paper, slides[0][0] if own_title else None, slides[0][1] if own_title else "", ext)]
+    first_numbered = 2 if own_title else 1  # slide numbers as the presenter counts them in the file
+    for i, (body, notes) in enumerate(slides[1:] if own_title else slides, start=first_numbered):
         for ref, fname in FIG_REF.findall(body):
             if fname not in figures:
                 saved = ", ".join(sorted(figures)) or "none"
                 raise PaperclubError(f"{name}: slide {i}: figure '{ref}' was not saved by the notebook "
                                      f"(saved: {saved})")
-            shutil.copy2(figures[fname], dest / "figures" / fname)
-        body = re.sub(r"^\{\{\s*claims\s*\}\}\s*$", lambda _: claims_table(paper, result.metrics()), body, flags=re.M)
-        aside = f'\n<aside class="notes">{_markdown(notes)}</aside>' if notes else ""
-        sections.append(f"<section>\n{_markdown(body)}{aside}\n</section>")
-    (dest / "index.html").write_text(DECK.format(
-        title=html.escape(paper.title), slides="\n".join(sections), slug=paper.slug), encoding="utf-8")
-    return len(sections)
-
-
-def _title_slide(paper: Paper) -> str:
-    s = paper.session
-    who = f"<p>Presented by {html.escape(s.presenter)}</p>" if s.presenter else ""
-    return (f'<section>\n<h1>{html.escape(paper.title)}</h1>\n'
-            f"<p>{html.escape(', '.join(paper.authors))} — {html.escape(paper.venue)} {paper.year}</p>\n"
-            f"{who}<p><small>Paper club · {html.escape(session_line(paper))}</small></p>\n"
-            f'<aside class="notes">Press S for the speaker view, F for full screen, Esc for the overview. '
-            f"TL;DR: {html.escape(paper.tldr)}</aside>\n</section>")
-
-
-DECK = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} — paper club slides</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="../../assets/reveal/reset.css">
-<link rel="stylesheet" href="../../assets/reveal/reveal.css">
-<link rel="stylesheet" href="../../assets/reveal/theme-white.css">
-<link rel="stylesheet" href="../../assets/reveal/pygments.css">
-<link rel="stylesheet" href="../../assets/reveal/deck.css">
-<link rel="stylesheet" href="../../assets/katex/katex.min.css">
-</head>
-<body>
-<div class="reveal"><div class="slides">
-{slides}
-</div></div>
-<div class="pc-footer"><a href="../../papers/{slug}/">study page</a> · S: speaker notes</div>
-<script src="../../assets/katex/katex.min.js"></script>
-<script src="../../assets/katex/contrib/auto-render.min.js"></script>
-<script src="../../assets/katex-init.js"></script>
-<script src="../../assets/reveal/reveal.js"></script>
-<script src="../../assets/reveal/notes.js"></script>
-<script>
-Reveal.initialize({{ hash: true, slideNumber: "c/t", width: 1280, height: 760, margin: 0.06,
-                    plugins: [RevealNotes] }});
-</script>
-</body>
-</html>
-"""
+            deck.figures.append(figures[fname])
+        aside = f'\n<aside class="notes">{_markdown(notes, ext)}</aside>' if notes else ""
+        if CLAIMS.search(body):
+            heading = "\n".join(ln for ln in body.splitlines() if ln.startswith("#"))
+            sections += _claims_sections(paper, result, heading, aside, ext)
+            continue
+        text_lines = [ln for ln in body.splitlines() if ln.strip() and not ln.startswith("#") and "![" not in ln]
+        cls = ' class="pc-figure-slide"' if len(FIG_REF.findall(body)) == 1 and len(text_lines) <= 2 else ""
+        sections.append(f"<section{cls}>\n{_markdown(body, ext)}{aside}\n</section>")
+    template = Template(read_text(TEMPLATES / "deck.html"))
+    deck.html = template.substitute(title=frag.attr(paper.title), slides="\n".join(sections))
+    deck.slides = len(sections)
+    return deck
 
 
 def find_chromium() -> str | None:

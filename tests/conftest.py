@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def make_project(base: Path, slugs: list[str]) -> Path:
     """A project folder with the repository's config and one scaffolded paper per slug."""
     from paperclub.cli import scaffold
-    from paperclub.render import Project
+    from paperclub.layout import Project
 
     base.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "mkdocs.yml", base / "mkdocs.yml")
@@ -41,7 +41,7 @@ def project_factory(tmp_path):
 def built_site(tmp_path_factory):
     """The real site, built once per test session into a temporary folder."""
     from paperclub.build import build
-    from paperclub.render import Project
+    from paperclub.layout import Project
 
     site = tmp_path_factory.mktemp("built") / "site"
     report = build(Project(ROOT), site, ROOT / "build" / "cache", today=dt.date(2026, 11, 23), strict=False)

@@ -13,7 +13,7 @@ from paperclub.build import build
 from paperclub.cli import main
 from paperclub.errors import PaperclubError
 from paperclub.execute import cache_key, dependencies
-from paperclub.render import Project
+from paperclub.layout import Project
 
 TODAY = dt.date(2026, 11, 23)
 

@@ -1,0 +1,146 @@
+"""Markdown fragments that pages, handouts and decks share: the claims table, the session line, safe text
+from front matter, and display-math isolation.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+from paperclub.papers import Paper, Verdict, format_value
+
+
+# --------------------------------------------------------------------------- safe text from front matter
+
+def text(s: str) -> str:
+    """A front-matter string placed in Markdown: no raw HTML, no link syntax; emphasis and math still work.
+
+    ``<``/``>``/``&`` become entities (so ``n<k and k>2`` reads as written and ``<svg onload=…>`` is
+    inert text), and square brackets are escaped so ``[x](javascript:…)`` cannot become a link.
+    """
+    return html.escape(s, quote=False).replace("[", "\\[").replace("]", "\\]")
+
+
+def attr(s: str) -> str:
+    """A front-matter string placed in an HTML attribute or element."""
+    return html.escape(s, quote=True)
+
+
+def cell(s: str) -> str:
+    """``text`` for a Markdown table cell (no pipes, one line)."""
+    return text(s).replace("|", "\\|").replace("\n", " ")
+
+
+# --------------------------------------------------------------------------- sessions
+
+def session_line(paper: Paper) -> str:
+    """Date, time, presenter and room, or what is still to be announced (plain text, not escaped)."""
+    s = paper.session
+    if s.date is None:
+        return "unscheduled"
+    parts = [s.date.strftime("%a %d %b %Y") + (f", {s.time}" if s.time else "")]
+    parts.append(f"presented by {s.presenter}" if s.presenter else "presenter to be announced")
+    if s.room:
+        parts.append(s.room)
+    return " · ".join(parts)
+
+
+# --------------------------------------------------------------------------- claims
+
+VERDICT_HTML = {
+    "holds": '<span class="pc-holds">✔&nbsp;holds</span>',
+    "fails": '<span class="pc-fails">✘&nbsp;does&nbsp;not&nbsp;hold</span>',
+    "vacuous": '<span class="pc-vacuous" title="the control passes too: this claim rules nothing out">'
+               '⚠&nbsp;vacuous</span>',
+    "missing": '<span class="pc-fails">✘&nbsp;not&nbsp;recorded</span>',
+}
+
+
+def verdict_kind(v: Verdict) -> str:
+    if v.missing:
+        return "missing"
+    if not v.holds:
+        return "fails"
+    return "vacuous" if v.vacuous else "holds"
+
+
+def _metric_name(name: str) -> str:
+    # let long snake_case names break at underscores, never mid-word
+    return "<code>" + html.escape(name).replace("_", "_<wbr>") + "</code>"
+
+
+def claims_table(paper: Paper, verdicts: list[Verdict]) -> str:
+    """The page's claims table: claim · paper's figure · ours · the control's · verdict."""
+    if not verdicts:
+        return "*This paper states no measured claims yet.*"
+    lines = ["| Claim | In the paper | Our figure | Control | Verdict |", "| --- | --- | --- | --- | --- |"]
+    for v in verdicts:
+        c = v.claim
+        ours = (f"**{format_value(v.value, c.fmt)}** <br><small>{_metric_name(c.metric)}, "
+                f"expected {html.escape(c.expect)}</small>")
+        if c.control:
+            label = attr(c.control_label or c.control)
+            control = f"{format_value(v.control_value, c.fmt)} <br><small>{label}</small>"
+        else:
+            control = "—"
+        lines.append(f"| {cell(c.text)} | {cell(c.paper)} | {ours} | {control} | {VERDICT_HTML[verdict_kind(v)]} |")
+    return "\n".join(lines)
+
+
+def claims_slides_rows(verdicts: list[Verdict]) -> list[str]:
+    """HTML table rows for the presenter's claims slides: claim, ours, control, verdict (no metric details)."""
+    rows = []
+    for v in verdicts:
+        c = v.claim
+        control = (f"{format_value(v.control_value, c.fmt)}<br><small>{attr(c.control_label or c.control)}</small>"
+                   if c.control else "—")
+        rows.append(f"<tr><td>{attr(c.text)}</td><td class=\"pc-num\">{format_value(v.value, c.fmt)}</td>"
+                    f"<td class=\"pc-num\">{control}</td><td>{VERDICT_HTML[verdict_kind(v)]}</td></tr>")
+    return rows
+
+
+# --------------------------------------------------------------------------- Markdown helpers
+
+def isolate_display_math(markdown: str) -> str:
+    """Give every ``$$`` display block that starts a line a blank line before and after it.
+
+    arithmatex treats ``$$…$$`` glued to a paragraph as inline math, where KaTeX rejects ``\\tag``;
+    writers should not have to remember that.
+    """
+    out: list[str] = []
+    fence, in_math = None, False
+    for line in markdown.splitlines():
+        m = re.match(r"^\s*(```+|~~~+)", line)
+        if m and not in_math:
+            fence = None if fence and line.strip().startswith(fence) else (fence or m.group(1))
+            out.append(line)
+            continue
+        stripped = line.strip()
+        if fence is None and not in_math and line.startswith("$$"):
+            if out and out[-1].strip():
+                out.append("")
+            in_math = not (len(stripped) > 2 and stripped.endswith("$$"))
+            out.append(line)
+            if not in_math:
+                out.append("")
+            continue
+        if in_math and stripped.endswith("$$"):
+            in_math = False
+            out.append(line)
+            out.append("")
+            continue
+        out.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out))
+
+
+def demote_headings(markdown: str, by: int = 2) -> str:
+    """Push every ATX heading down ``by`` levels, leaving fenced code alone."""
+    out, fence = [], None
+    for line in markdown.splitlines():
+        m = re.match(r"^(```+|~~~+)", line)
+        if m:
+            fence = None if fence and line.startswith(fence) else (fence or m.group(1))
+        elif fence is None and re.match(r"^#{1,6}\s", line):
+            hashes = len(line) - len(line.lstrip("#"))
+            line = "#" * min(6, hashes + by) + line[hashes:]
+        out.append(line)
+    return "\n".join(out)
