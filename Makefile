@@ -1,45 +1,69 @@
 # Thin wrapper: set-up plus one CLI verb per target. `make serve` and `make test` are the two commands.
+#
+# Set-up by need: the Python part (a venv and pip) is all that `notebooks`, `lab` and `check` need;
+# the Node part (npm ci: KaTeX and reveal.js from the npm registry) is added only for targets that
+# build the site (site, serve, test, test-fast, slides-pdf, bench).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+LAB_STAMP  := $(VENV)/.installed-lab
 
-.PHONY: install site serve test test-fast check notebooks slides-pdf bench bench-tv clean
+.PHONY: install site serve test test-fast check notebooks lab slides-pdf bench bench-tv clean
 
-$(STAMP): pyproject.toml package.json package-lock.json
+# Python only: the venv, the pinned packages and paperclub itself
+$(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	npm ci --no-audit --no-fund --silent
 	touch $(STAMP)
 
-install: $(STAMP)
+# Node only, for the site: front-end files copied into it at build time (never loaded from a CDN)
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make: building the site needs Node.js and npm (for KaTeX and reveal.js);" \
+	  "running the notebooks does not: 'make notebooks' or 'make lab'" >&2; exit 1; }
+	npm ci --no-audit --no-fund --silent
+	touch $(NODE_STAMP)
 
-site: $(STAMP)
+# JupyterLab, an optional extra (not needed to build the site)
+$(LAB_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,lab]'
+	touch $(LAB_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
+
+site: $(STAMP) $(NODE_STAMP)
 	$(BIN)/paperclub build
 
 serve: site
 	$(BIN)/paperclub serve --port 8000
 
 # fast tests in two workers (one thread each), then the end-to-end build and browser tests
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow" -n 2 -q
 	$(BIN)/python -m pytest -m slow -q
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(NODE_STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow" -n 2 -q
 
 check: $(STAMP)
 	$(BIN)/paperclub check
 
+# paired notebooks/<slug>.ipynb for Jupyter or VS Code: Python only, no Node.js
 notebooks: $(STAMP)
 	$(BIN)/paperclub notebooks
+
+# JupyterLab on notebooks/ (installs the `lab` extra once): Python only, no Node.js
+lab: $(LAB_STAMP)
+	$(BIN)/paperclub notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
 
 slides-pdf: site
 	$(BIN)/paperclub slides-pdf
 
 # budgets and side-by-side comparisons; writes docs/performance.md (run on a quiet machine)
-bench: $(STAMP)
+bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py
 

@@ -1,0 +1,437 @@
+"""Self-contained notebooks (paperclub.standalone), the repository setting (paperclub.config) and set-up by need.
+
+Fast tier: the cells that write the implementation files, the stand-in helpers, the config and the
+page's links with and without a repository, and the Makefile's set-up (no npm for notebooks).
+Slow tier: every paper's self-contained notebook runs top to bottom in an empty folder, in a
+subprocess that cannot import the repository's ``minimal_impls`` or ``paperclub``.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from paperclub import config as config_mod
+from paperclub import standalone
+from paperclub.config import Config
+from paperclub.errors import PaperclubError
+
+ROOT = Path(__file__).resolve().parent.parent
+REPO = Config(repository="https://github.com/example-club/paper-club")
+
+
+def run_cells(cells: list[str], folder: Path) -> dict:
+    """Run code cells the way IPython would (its input transforms first) with ``folder`` as cwd."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    tm, ns, here = TransformerManager(), {"__name__": "__main__"}, os.getcwd()
+    os.chdir(folder)
+    try:
+        for src in cells:
+            exec(compile(tm.transform_cell(src), "<cell>", "exec"), ns)
+    finally:
+        os.chdir(here)
+    return ns
+
+
+# --------------------------------------------------------------------------- the file-writing cells
+
+TRICKY = [
+    "",
+    "x = 1\n",
+    'def f():\n    """Docstring with \'\'\' inside."""\n    return "\\\\"\n',
+    "print('a backslash at the end')\\",
+    '"""Example:\n\n>>> f(2)\n4\n... more\n"""\nIn [1]: 2\n',
+    "s = r'\\d+'  # a regex\nt = '\\n'\n",
+    "ünïcødé = '✔'\n",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_python_literal_round_trips(text):
+    assert ast.literal_eval(standalone.python_literal(text)) == text
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_file_cell_writes_the_text_exactly_under_ipython(text, tmp_path):
+    cell = standalone.file_cell("minimal_impls/m.py", text)
+    assert cell.startswith("#@title Write `minimal_impls/m.py`")
+    run_cells([standalone.SETUP, cell], tmp_path)
+    written = (tmp_path / "minimal_impls/m.py").read_text(encoding="utf-8")
+    body = text if text.endswith("\n") or not text else text + "\n"
+    assert written == body + standalone.MARK + "\n"
+
+
+def test_setup_refuses_to_replace_a_file_it_did_not_write(tmp_path, monkeypatch):
+    own = standalone.file_cell("minimal_impls/m.py", "x = 1\n")
+    ns = run_cells([standalone.SETUP, own], tmp_path)
+    monkeypatch.chdir(tmp_path)
+    ns["_write"]("minimal_impls/m.py", "x = 2\n")          # its own file: rewritten
+    assert (tmp_path / "minimal_impls/m.py").read_text().startswith("x = 2\n")
+    (tmp_path / "minimal_impls/common.py").write_text("# a clone's own source\n")
+    with pytest.raises(FileExistsError, match="not written by this notebook"):
+        ns["_write"]("minimal_impls/common.py", "x = 3\n")
+    assert (tmp_path / "minimal_impls/common.py").read_text() == "# a clone's own source\n"
+
+
+def test_module_files_follow_imports_transitively():
+    files = standalone.module_files(ROOT / "notebooks/clip.py", ROOT / "minimal_impls")
+    assert list(files)[0] == "minimal_impls/__init__.py"
+    assert {"minimal_impls/clip.py", "minimal_impls/vit.py", "minimal_impls/common.py"} <= set(files)
+    assert files["minimal_impls/vit.py"] == (ROOT / "minimal_impls/vit.py").read_text(encoding="utf-8")
+    assert "minimal_impls/vae.py" not in files
+
+
+def test_public_packages_names_pip_packages_not_stdlib_or_project():
+    src = "import math, json\nimport torch\nfrom sklearn.datasets import x\nimport skimage.data\n" \
+          "from PIL import Image\nimport paperclub\nfrom minimal_impls import vae\nimport numpy as np\n"
+    assert standalone.public_packages([src]) == ["torch", "numpy", "scikit-learn", "scikit-image", "pillow"]
+
+
+# --------------------------------------------------------------------------- the stand-in helpers
+
+@pytest.fixture
+def stand_in(tmp_path):
+    (tmp_path / "pc_stand_in.py").write_text(standalone.STAND_IN)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import importlib
+
+        yield importlib.import_module("pc_stand_in")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("pc_stand_in", None)
+
+
+def test_stand_in_has_the_runtime_signatures(stand_in):
+    from paperclub import runtime
+
+    for name in ("record", "savefig", "show_animation"):
+        real = inspect.signature(getattr(runtime, name))
+        ours = inspect.signature(getattr(stand_in, name))
+        assert [(p.name, p.default) for p in ours.parameters.values()] == \
+               [(p.name, p.default) for p in real.parameters.values()], name
+
+
+def test_stand_in_record_prints_numbers_and_refuses_the_rest(stand_in, capsys):
+    import numpy as np
+    import torch
+
+    assert stand_in.record("acc", 0.87777777) == 0.87777777
+    assert stand_in.record("steps", np.int64(12)) == 12
+    t = torch.tensor(0.5)
+    assert stand_in.record("loss", t) is t
+    stand_in.record("ok", True)
+    assert capsys.readouterr().out.splitlines() == ["recorded acc = 0.8778", "recorded steps = 12",
+                                                    "recorded loss = 0.5", "recorded ok = True"]
+    for bad in ("text", None, float("nan"), [1, 2]):
+        with pytest.raises(ValueError, match="record"):
+            stand_in.record("x", bad)
+    with pytest.raises(ValueError, match="identifier"):
+        stand_in.record("not a name", 1)
+
+
+def test_stand_in_savefig_and_animation(stand_in, tmp_path, monkeypatch):
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.chdir(tmp_path)
+    fig, _ = plt.subplots()
+    assert stand_in.savefig(fig, "fit") is None
+    plt.close(fig)
+    assert list(tmp_path.iterdir()) == [tmp_path / "pc_stand_in.py"]   # nothing written
+    with pytest.raises(ValueError, match="figure name"):
+        stand_in.savefig(None, "Bad Name")
+    frames = [np.full((8, 8, 3), i * 20, dtype=np.uint8) for i in range(4)]
+    assert stand_in.show_animation(frames, "walk", fps=4, width=16)[:6] == b"GIF89a"
+    with pytest.raises(ValueError, match="empty"):
+        stand_in.show_animation([], "walk")
+
+
+# --------------------------------------------------------------------------- the notebook
+
+def test_self_contained_notebook_layout():
+    nb = standalone.make_notebook("quadruped-ik", ROOT / "notebooks/quadruped-ik.py", ROOT / "minimal_impls",
+                                  config=REPO, title="Quadruped IK")
+    intro, setup = nb.cells[0], nb.cells[1]
+    assert intro.cell_type == "markdown" and "self-contained" in intro.source
+    assert "pip install torch" in intro.source and "example-club/paper-club" in intro.source
+    writes = nb.metadata["paperclub"]["writes"]
+    assert writes[0] == "minimal_impls/__init__.py" and writes[-1] == "paperclub.py"
+    assert {"minimal_impls/quadruped_ik.py", "minimal_impls/common.py"} <= set(writes)
+    file_cells = nb.cells[2:2 + len(writes)]
+    assert [re.search(r"`([^`]+)`", c.source).group(1) for c in file_cells] == writes
+    assert all(c.metadata["cellView"] == "form" for c in [setup, *file_cells])
+    # the notebook itself follows, unchanged
+    import jupytext
+
+    own = jupytext.read(ROOT / "notebooks/quadruped-ik.py", fmt="py:percent")
+    assert [c.source for c in nb.cells[2 + len(writes):]] == [c.source for c in own.cells]
+    # without a repository, the intro names none
+    bare = standalone.make_notebook("quadruped-ik", ROOT / "notebooks/quadruped-ik.py", ROOT / "minimal_impls")
+    assert "github.com" not in bare.cells[0].source
+
+
+def test_executed_outputs_are_kept_only_when_they_belong_to_the_source(tmp_path):
+    import jupytext
+    import nbformat
+
+    src = ROOT / "notebooks/quadruped-ik.py"
+    done = jupytext.read(src, fmt="py:percent")
+    code = next(c for c in done.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="from the build\n")]
+    nbformat.write(done, tmp_path / "notebook.ipynb")
+    nb = standalone.make_notebook("quadruped-ik", src, ROOT / "minimal_impls", executed=tmp_path / "notebook.ipynb")
+    assert "from the build" in json.dumps(nb)
+    code.source += "\n# edited since"
+    nbformat.write(done, tmp_path / "notebook.ipynb")
+    nb = standalone.make_notebook("quadruped-ik", src, ROOT / "minimal_impls", executed=tmp_path / "notebook.ipynb")
+    assert "from the build" not in json.dumps(nb)
+
+
+# --------------------------------------------------------------------------- config and links
+
+def test_config_reads_tool_paperclub(tmp_path):
+    assert config_mod.load(tmp_path) == Config()                     # no pyproject at all
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert config_mod.load(tmp_path).repository is None
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.paperclub]\nrepository = "https://github.com/example-club/paper-club.git"\n')
+    cfg = config_mod.load(tmp_path)
+    assert cfg.repository == "https://github.com/example-club/paper-club" and cfg.notebooks_ref == "gh-pages"
+    assert cfg.colab_url("papers/vae/vae.ipynb") == ("https://colab.research.google.com/github/"
+                                                      "example-club/paper-club/blob/gh-pages/papers/vae/vae.ipynb")
+    assert cfg.source_url("minimal_impls/vae.py") == \
+        "https://github.com/example-club/paper-club/blob/main/minimal_impls/vae.py"
+
+
+@pytest.mark.parametrize("table, field", [
+    ({"repository": "https://gitlab.com/a/b"}, "repository"),
+    ({"repository": "javascript:alert(1)"}, "repository"),
+    ({"repository": "https://github.com/a/b", "branch": "x y"}, "branch"),
+    ({"repo_url": "https://github.com/a/b"}, "repo_url"),
+])
+def test_config_errors_name_the_setting(table, field):
+    with pytest.raises(PaperclubError, match=rf"pyproject.toml: \[tool.paperclub\] {field}"):
+        config_mod.parse(table)
+
+
+def test_the_projects_own_pyproject_is_valid():
+    config_mod.load(ROOT)
+
+
+def test_links_appear_exactly_when_a_repository_is_configured():
+    assert standalone.page_links("vae", Config()) == ""
+    links = standalone.page_links("vae", REPO)
+    assert "[Open in Colab](https://colab.research.google.com/github/example-club/paper-club/blob/gh-pages/" \
+           "papers/vae/vae.ipynb)" in links
+    assert "[Repository](https://github.com/example-club/paper-club)" in links
+    assert "![" not in links                       # a link, never an image the browser would load
+    assert standalone.site_path("vae") == __import__("paperclub.layout").layout.SiteMap.ipynb("vae")
+
+
+def test_paper_page_offers_the_self_contained_notebook_and_links(project_factory):
+    """The page hook: the download is self-contained; Colab/repository links follow the setting."""
+    from paperclub import render
+    from paperclub.execute import NotebookResult
+    from paperclub.layout import Project, SiteMap
+    from paperclub.papers import load_papers
+
+    root = project_factory(["alpha"])
+    project = Project(root)
+    paper = load_papers(project.papers)[0]
+    names = set(re.findall(r"\b([a-z_][a-z0-9_]*)\b", paper.path.read_text()))   # every name it may reference
+    result = NotebookResult("alpha", "cached", 1.0, None, None, {n: 0.01 for n in names})
+    page = render.paper_page(paper, result, project, {"alpha": paper})
+    nb = json.loads(page.blobs[SiteMap.ipynb("alpha")])
+    assert nb["metadata"]["paperclub"]["self_contained"]
+    assert "minimal_impls/alpha.py" in nb["metadata"]["paperclub"]["writes"]
+    assert "colab.research" not in page.markdown and "github.com" not in page.markdown
+    (root / "pyproject.toml").write_text('[tool.paperclub]\nrepository = "https://github.com/example-club/pc"\n')
+    md = render.paper_page(paper, result, project, {"alpha": paper}).markdown
+    colab = "(https://colab.research.google.com/github/example-club/pc/blob/gh-pages/papers/alpha/alpha.ipynb)"
+    assert md.count(colab) == 2 and md.count("[Repository](https://github.com/example-club/pc)") == 2
+    assert "![" not in "".join(ln for ln in md.splitlines() if "colab" in ln)   # links, never loads
+
+
+# --------------------------------------------------------------------------- set-up by need
+
+def _path_without_node(tmp: Path) -> str:
+    """A PATH with every program of the current one except Node.js and npm."""
+    hidden = {"npm", "npx", "node", "nodejs", "corepack"}
+    bin_dir = tmp / "bin-without-node"
+    bin_dir.mkdir(exist_ok=True)
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        if not d or not Path(d).is_dir():
+            continue
+        for f in Path(d).iterdir():
+            if f.name not in hidden and not (bin_dir / f.name).exists() and os.access(f, os.X_OK) and f.is_file():
+                (bin_dir / f.name).symlink_to(f)
+    return str(bin_dir)
+
+
+def _make(args: list[str], cwd: Path, path: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", *args], cwd=cwd, env=dict(os.environ, PATH=path), capture_output=True,
+                          text=True, timeout=300)
+
+
+needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+
+
+@needs_make
+def test_notebooks_and_lab_set_up_python_only(tmp_path):
+    """Even from scratch (-B: every target out of date), `make notebooks` and `make lab` run no npm."""
+    path = _path_without_node(tmp_path)
+    assert shutil.which("npm", path=path) is None
+    for target in ("notebooks", "lab", "check"):
+        plan = _make(["-n", "-B", target], ROOT, path)
+        assert plan.returncode == 0, plan.stderr
+        assert "npm" not in plan.stdout and "pip install" in plan.stdout, (target, plan.stdout)
+    site = _make(["-n", "-B", "site"], ROOT, path)
+    assert "npm ci" in site.stdout                       # the site still installs KaTeX/reveal.js
+
+
+@needs_make
+@pytest.mark.slow
+def test_make_notebooks_runs_with_npm_hidden(tmp_path):
+    """The real target, in a copy of the project whose Python set-up is done, with no npm on PATH."""
+    work = tmp_path / "proj"
+    work.mkdir()
+    for name in ("Makefile", "pyproject.toml", "package.json", "package-lock.json"):
+        shutil.copy2(ROOT / name, work / name)
+    shutil.copytree(ROOT / "notebooks", work / "notebooks", ignore=shutil.ignore_patterns("*.ipynb", ".*"))
+    (work / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
+    if not (ROOT / ".venv/.installed").exists():
+        pytest.skip("the project's .venv is not set up by make")
+    os.utime(work / "pyproject.toml", (0, 0))       # the copy is older than the stamp: Python set-up done
+    got = _make(["notebooks"], work, _path_without_node(tmp_path))
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert "npm" not in got.stdout + got.stderr
+    made = sorted(p.name for p in (work / "notebooks").glob("*.ipynb"))
+    assert made == sorted(p.with_suffix(".ipynb").name for p in (work / "notebooks").glob("*.py"))
+    assert not (work / "node_modules").exists()
+
+
+# --------------------------------------------------------------------------- slow: every paper, isolated
+
+SLUGS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
+RUNNER = r'''
+import sys, time
+import nbformat
+from nbclient import NotebookClient
+
+nb = nbformat.read(sys.argv[1], as_version=4)
+nb.cells.append(nbformat.v4.new_code_cell(
+    "import sys, minimal_impls, paperclub\n"
+    "print('PROBE', sys.executable, minimal_impls.__file__, paperclub.__file__, sep='|')"))
+NotebookClient(nb, timeout=int(sys.argv[3]), kernel_name="python3",
+               resources={"metadata": {"path": "."}}).execute()
+nbformat.write(nb, sys.argv[2])
+'''
+
+
+@pytest.fixture(scope="session")
+def clean_python(tmp_path_factory) -> Path:
+    """A throwaway venv that sees the public packages of this one, but not the project.
+
+    The project is installed editable (``pip install -e``), so this venv's own python imports
+    ``minimal_impls`` and ``paperclub`` from anywhere. The new venv reaches the same site-packages
+    through a plain path entry, which does not run the editable finder's ``.pth`` hook."""
+    base = tmp_path_factory.mktemp("clean-venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(base)], check=True)
+    py = base / "bin" / "python"
+    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "_public_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return py
+
+
+def isolated_env(work: Path, python: Path) -> dict[str, str]:
+    """No PYTHONPATH, no user site, Jupyter's and IPython's folders inside ``work``, one thread."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTHON", "PAPERCLUB", "JUPYTER", "IPYTHON", "VIRTUAL_ENV", "MPLBACKEND"))}
+    jup = work.parent / (work.name + "-jupyter")
+    spec = jup / "data" / "kernels" / "python3"
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-s", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (isolated)", "language": "python"}))
+    env.update(JUPYTER_PATH=str(jup / "data"), JUPYTER_DATA_DIR=str(jup / "data"),
+               JUPYTER_CONFIG_DIR=str(jup / "config"), JUPYTER_RUNTIME_DIR=str(jup / "runtime"),
+               IPYTHONDIR=str(jup / "ipython"), PYTHONNOUSERSITE="1",
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    return env
+
+
+def run_isolated(slug: str, python: Path, base: Path, limit_s: int = 600) -> dict:
+    """Build ``slug``'s self-contained notebook, copy it alone into an empty folder, execute it there."""
+    cache = ROOT / "build" / "cache" / slug / "notebook.ipynb"      # outputs only; the run below is real
+    made = base / f"{slug}-built"
+    nb_path = standalone.write_notebook(made / f"{slug}.ipynb", slug, ROOT / "notebooks" / f"{slug}.py",
+                                        ROOT / "minimal_impls", executed=cache if cache.exists() else None)
+    work = base / slug
+    work.mkdir()
+    shutil.copy2(nb_path, work / nb_path.name)
+    env = isolated_env(work, python)
+    # before the notebook writes anything, neither the implementation nor paperclub can be imported
+    for module in ("minimal_impls", "paperclub"):
+        probe = subprocess.run([str(python), "-s", "-c", f"import {module}"], cwd=work, env=env,
+                               capture_output=True, text=True)
+        assert probe.returncode != 0 and "ModuleNotFoundError" in probe.stderr, \
+            f"{module} is importable outside the notebook's own files: the test is not isolated"
+    t0 = time.monotonic()
+    proc = subprocess.run([str(python), "-I", "-c", RUNNER, nb_path.name, "executed.ipynb", str(limit_s)],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=limit_s + 60)
+    return {"work": work, "proc": proc, "seconds": time.monotonic() - t0}
+
+
+@pytest.fixture(scope="session")
+def isolated_runs(request, clean_python, tmp_path_factory):
+    """Run the selected papers' notebooks, as many at once as there are cores (one thread each)."""
+    wanted = sorted({item.callspec.params["slug"] for item in request.session.items
+                     if item.originalname == "test_self_contained_notebook_runs_anywhere"})
+    base = tmp_path_factory.mktemp("anywhere")
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        runs = dict(zip(wanted, pool.map(lambda s: run_isolated(s, clean_python, base), wanted)))
+    total = time.monotonic() - t0
+    print(f"\nself-contained notebooks: {len(runs)} in {total:.0f} s wall "
+          + ", ".join(f"{s} {r['seconds']:.0f} s" for s, r in runs.items()))
+    return runs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slug", SLUGS)
+def test_self_contained_notebook_runs_anywhere(slug, isolated_runs, clean_python):
+    run = isolated_runs[slug]
+    proc, work = run["proc"], run["work"]
+    tail = (proc.stderr or proc.stdout).strip()[-3000:]
+    assert proc.returncode == 0, f"{slug}: the self-contained notebook failed in an empty folder:\n{tail}"
+    import nbformat
+
+    nb = nbformat.read(work / "executed.ipynb", as_version=4)
+    probe = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    _, exe, impl_file, helper_file = probe.strip().split("|")
+    assert exe.startswith(str(clean_python.parent.parent)), exe       # the isolated interpreter
+    assert Path(impl_file).parent.parent == work.resolve(), impl_file  # its own written files
+    assert Path(helper_file) == work.resolve() / "paperclub.py", helper_file
+    for path in nb.metadata["paperclub"]["writes"]:
+        written = (work / path).read_text(encoding="utf-8")
+        if path.startswith("minimal_impls/"):
+            source = (ROOT / path).read_text(encoding="utf-8")
+            assert written == source + ("" if source.endswith("\n") or not source else "\n") + \
+                standalone.MARK + "\n", f"{path} was not written exactly"
