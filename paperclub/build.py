@@ -182,7 +182,7 @@ def stage_docs(st: Stage) -> list[str]:
 def nav(papers: list[Paper], docs: Path) -> list:
     ordered = sorted(papers, key=lambda p: (p.session.date or dt.date.max, p.slug))
     out: list = [{"Home": SiteMap.HOME}, {"Schedule": SiteMap.SCHEDULE},
-                 {"Papers": [{frag.attr(p.title): SiteMap.page(p.slug)} for p in ordered]}]
+                 {"Papers": [{frag.plain(p.title): SiteMap.page(p.slug)} for p in ordered]}]
     return out + [{title: f} for title, f in HAND_WRITTEN_NAV if (docs / f).exists()]
 
 

@@ -25,6 +25,12 @@ def attr(s: str) -> str:
     return html.escape(s, quote=True)
 
 
+def plain(s: str) -> str:
+    """A front-matter string for the site engine's nav and ``<title>``, which the theme un-escapes
+    (``striptags``): angle brackets become look-alike quotes, so no markup can survive any round trip."""
+    return s.replace("&", "&amp;").replace("<", "‹").replace(">", "›").replace("\n", " ")
+
+
 def cell(s: str) -> str:
     """``text`` for a Markdown table cell (no pipes, one line)."""
     return text(s).replace("|", "\\|").replace("\n", " ")

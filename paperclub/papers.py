@@ -173,7 +173,7 @@ def check_format_spec(spec: str) -> str:
         try:
             format(1, spec)  # integer-only specs such as 'd'
         except (ValueError, TypeError):
-            raise ValueError(f"not a Python format spec for a number, like '.3f', '.1%' or 'd' (got {spec!r})")
+            raise ValueError("not a Python format spec for a number, like '.3f', '.1%' or 'd'")
     return spec
 
 

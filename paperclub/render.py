@@ -249,8 +249,8 @@ def implementation_page(paper: Paper, project: Project) -> tuple[str, list[tuple
             elif ch.kind == "def":
                 anchor = _anchor(f"{dep.stem}-{ch.title.split()[-1]}")
                 md += [f"#### `{ch.title}` {{ #{anchor} }}", "", f'<small>line {ch.line}</small>', ""]
-                if ch.prose:
-                    md += [ch.prose.replace("\n", " "), ""]
+                if ch.prose:  # a docstring is text, not HTML
+                    md += [html.escape(ch.prose.replace("\n", " "), quote=False), ""]
                 md += ['<div class="pc-code" markdown data-search-exclude>', "",
                        f"{fence}python", ch.code, fence, "", "</div>", ""]
             else:

@@ -97,9 +97,23 @@ def test_claim_that_does_not_hold_is_shown_and_fails_strict(project_factory, cap
     assert report.failed_claims and "claim 'slope_error' does not hold" in report.failed_claims[0]
     assert "pc-fails" in (root / "site/papers/gamma/index.html").read_text()
     before = digest(root / "site")
-    with pytest.raises(PaperclubError, match="claims do not hold"):
+    with pytest.raises(PaperclubError, match=r"cannot be trusted \(--strict\)"):
         run_build(root, strict=True)
     assert digest(root / "site") == before
+
+
+def test_vacuous_claim_is_marked_and_fails_strict(project_factory):
+    """A claim whose control passes too rules nothing out: a warning, a mark on the page, --strict fails."""
+    root = project_factory(["vac"])
+    paper = root / "papers/vac.md"
+    paper.write_text(paper.read_text().replace('expect: "< 0.1"', 'expect: "< 5"'))  # the naive control (2.0) passes
+    report = run_build(root)
+    assert any("claim 'slope_error' is vacuous: its control 'naive_slope_error' passes too" in x
+               for x in report.failed_claims)
+    page = (root / "site/papers/vac/index.html").read_text()
+    assert "pc-vacuous" in page and "predict a constant" in page
+    with pytest.raises(PaperclubError, match="is vacuous"):
+        run_build(root, strict=True)
 
 
 def test_bad_paper_stops_before_touching_the_site(project_factory, capsys):
@@ -110,7 +124,7 @@ def test_bad_paper_stops_before_touching_the_site(project_factory, capsys):
     paper.write_text(paper.read_text().replace("year: 2026", "year: twenty"))
     assert main(["--root", str(root), "build"]) == 1
     err = capsys.readouterr().err
-    assert "error: papers/delta.md: field 'year'" in err
+    assert "papers/delta.md: field 'year'" in err and err.startswith("error: paperclub check found problems")
     assert digest(root / "site") == before
     assert main(["--root", str(root), "check"]) == 1
 
@@ -119,7 +133,7 @@ def test_deck_naming_a_missing_figure_is_an_error(project_factory):
     root = project_factory(["eps"])
     deck = root / "slides/eps.md"
     deck.write_text(deck.read_text().replace("figures/fit.png", "figures/nope.png"))
-    with pytest.raises(PaperclubError, match=r"slides/eps.md: slide 3: figure 'figures/nope.png' was not saved"):
+    with pytest.raises(PaperclubError, match=r"slides/eps.md: slide 3: figure 'figures/nope.png' is never saved"):
         run_build(root)
 
 

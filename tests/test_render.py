@@ -1,13 +1,15 @@
-"""Rendering helpers: display math isolation, heading demotion, claims table."""
+"""Rendering helpers: display math isolation, heading demotion, the claims table with controls,
+escaped front matter, capped notebook output and the annotated implementation."""
 from pathlib import Path
 
-from paperclub.papers import Paper
-from paperclub.render import claims_table, demote_headings, format_value, isolate_display_math
+from paperclub.fragments import claims_table, demote_headings, isolate_display_math, plain, text
+from paperclub.papers import Paper, format_value
+from paperclub.render import annotate
 
 
 def test_display_math_glued_to_a_paragraph_gets_blank_lines():
-    text = "optimise\n$$x = 1 \\tag{2}$$\nafter\n\n$$\na\n$$\n```\n$$ not math\n```"
-    out = isolate_display_math(text)
+    src = "optimise\n$$x = 1 \\tag{2}$$\nafter\n\n$$\na\n$$\n```\n$$ not math\n```"
+    out = isolate_display_math(src)
     assert "optimise\n\n$$x = 1 \\tag{2}$$\n\nafter" in out
     assert "\n\n$$\na\n$$\n\n```\n$$ not math\n```" in out
 
@@ -17,12 +19,40 @@ def test_demote_headings_skips_code():
     assert demote_headings(md, 2) == "### Title\n```python\n# comment\n```\n#### Sub"
 
 
-def test_claims_table_shows_failures_and_missing_values():
-    paper = Paper(title="t", authors=["a"], year=2020, venue="v", links={"paper": "https://example.org"}, tldr="t",
-                  claims=[{"text": "a | b", "paper": "Fig. 1", "metric": "acc", "expect": ">= 0.9", "fmt": ".1%"},
-                          {"text": "c", "paper": "Fig. 2", "metric": "gone", "expect": "< 1"}],
-                  slug="t", path=Path("t"))
-    table = claims_table(paper, {"acc": 0.5})
-    assert "a \\| b" in table and "50.0%" in table
-    assert table.count("does not hold") == 2 and "not recorded" in table
-    assert format_value(True) == "yes" and format_value(3, ".2f") == "3.00"
+def paper(claims):
+    return Paper(title="t", authors=["a"], year=2020, venue="v", links={"paper": "https://example.org"}, tldr="t",
+                 claims=claims, slug="t", path=Path("t"))
+
+
+def test_claims_table_shows_controls_failures_vacuity_and_missing_values():
+    p = paper([{"text": "a | b", "paper": "Fig. 1", "metric": "acc", "expect": ">= 0.9", "fmt": ".1%",
+                "control": "acc_untrained", "control_label": "untrained"},
+               {"text": "c", "paper": "Fig. 2", "metric": "gone", "expect": "< 1"},
+               {"text": "d", "paper": "Fig. 3", "metric": "loss", "expect": "< 1", "control": "loss_naive"}])
+    metrics = {"acc": 0.95, "acc_untrained": 0.1, "loss": 0.5, "loss_naive": 0.7}
+    table = claims_table(p, p.verdicts(metrics))
+    assert "a \\| b" in table and "95.0%" in table and "10.0%" in table and "untrained" in table
+    assert table.count("✔&nbsp;holds") == 1 and "not&nbsp;recorded" in table and "vacuous" in table
+    v = p.verdicts(metrics)
+    assert v[0].ok and v[1].missing == ["gone"] and v[2].vacuous and not v[2].ok
+    assert "is vacuous: its control 'loss_naive' passes too" in v[2].problem()
+    assert format_value(True) == "yes" and format_value(3, ".2f") == "3.00" and format_value(3.0, "d") == "3"
+
+
+def test_front_matter_text_cannot_become_markup():
+    assert text("<svg onload=alert(2)>") == "&lt;svg onload=alert(2)&gt;"
+    assert text("n<k and k>2") == "n&lt;k and k&gt;2"
+    assert text("[x](javascript:alert(1))") == "\\[x\\](javascript:alert(1))"
+    assert "<" not in plain("<b>bold</b>") and ">" not in plain("<b>bold</b>")
+
+
+def test_annotate_splits_banners_and_definitions():
+    src = ('"""Doc."""\nimport math\n\n# ----------------\n# 1. The model (Sec. 2)\n# ----------------\n\n'
+           '# why this exists\ndef f(x):\n    """Square it: eq. (1)."""\n    return x * x\n\nclass G:\n    """A class."""\n')
+    chunks = annotate(src)
+    kinds = [(c.kind, c.title) for c in chunks]
+    assert kinds == [("code", ""), ("section", "1. The model (Sec. 2)"), ("def", "def f"), ("def", "class G")]
+    assert chunks[2].prose == "Square it: eq. (1)." and chunks[2].code.startswith("# why this exists")
+    # nothing is lost: every source line appears in exactly one chunk (banners aside)
+    joined = "\n".join(c.code for c in chunks)
+    assert "import math" in joined and "return x * x" in joined

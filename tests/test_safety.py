@@ -1,0 +1,304 @@
+"""A generator that never loses a file, never ships a script and never serves a stale result: each row
+of the safe-generator issue, reproduced (most without running a notebook)."""
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+
+from paperclub import build as build_mod
+from paperclub.audit import audit_site
+from paperclub.check import check_project
+from paperclub.cli import main, scaffold
+from paperclub.errors import PaperclubError
+from paperclub.execute import Job, cache_key, clean_leftovers, plan
+from paperclub.layout import Project
+from paperclub.papers import parse_paper
+from paperclub.render import _text_outputs_as_html
+
+TODAY = dt.date(2026, 11, 23)
+
+
+# 1. --site never replaces a folder paperclub did not make --------------------------------------------
+
+@pytest.mark.parametrize("target", ["docs", "papers", ".", "..", "notebooks/sub"])
+def test_site_inside_or_around_the_project_is_refused(project_factory, target, capsys):
+    root = project_factory(["one"])
+    before = sorted(p.name for p in (root / "docs").iterdir())
+    assert main(["--root", str(root), "build", "--site", str(root / target)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --site") and err.count("\n") == 1, err
+    assert sorted(p.name for p in (root / "docs").iterdir()) == before
+
+
+def test_site_that_paperclub_did_not_make_is_refused(project_factory, tmp_path):
+    root = project_factory(["one"])
+    mine = tmp_path / "my-notes"
+    mine.mkdir()
+    (mine / "notes.md").write_text("uncommitted notes")
+    with pytest.raises(PaperclubError, match=r"not empty and was not made by paperclub"):
+        build_mod.check_target(Project(root), mine)
+    assert (mine / "notes.md").read_text() == "uncommitted notes"
+    build_mod.check_target(Project(root), tmp_path / "new-folder")      # new: fine
+    (tmp_path / "empty").mkdir()
+    build_mod.check_target(Project(root), tmp_path / "empty")           # empty: fine
+    (tmp_path / "old-site").mkdir()
+    (tmp_path / "old-site" / build_mod.MARKER).write_text("x")
+    build_mod.check_target(Project(root), tmp_path / "old-site")        # ours: fine
+
+
+# 2. escaping and the audit of foreign markup -------------------------------------------------------
+
+def test_audit_flags_markup_the_generator_did_not_write(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text('<html><body><svg onload="alert(2)"></svg>'
+                                     '<a href="javascript:alert(1)">x</a><script>alert(3)</script>'
+                                     '<iframe src="x.html"></iframe></body></html>')
+    (site / "x.html").write_text("<html></html>")
+    problems = "\n".join(audit_site(site))
+    for what in ("inline event handler <svg onload=…>", "javascript: URL in <a href>",
+                 "an inline <script> ('alert(3)'", "<iframe> element"):
+        assert what in problems, problems
+
+
+def test_links_must_be_http_or_relative(tmp_path):
+    paper = tmp_path / "papers" / "x.md"
+    paper.parent.mkdir()
+    paper.write_text('---\ntitle: T\nauthors: [A]\nyear: 2024\nvenue: V\nlinks: {paper: "javascript:alert(1)"}\n'
+                     'tldr: t\n---\n')
+    with pytest.raises(PaperclubError, match=r"papers/x.md: field 'links.paper': .*http\(s\) URL or a relative link"):
+        parse_paper(paper)
+
+
+# 3. a chatty notebook cannot blow the page up ------------------------------------------------------
+
+def test_long_text_output_is_capped_escaped_and_kept_out_of_search():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print('x' * 50_000_000)")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="<b>" + "x" * 5_000_000 + "\n")]
+    nb.cells = [cell]
+    _text_outputs_as_html(nb)
+    html = nb.cells[0].outputs[0]["data"]["text/html"]
+    assert len(html) < 6000 and "output cut on this page: 5,000,004 characters" in html
+    assert "&lt;b&gt;" in html and "data-search-exclude" in html
+
+
+def test_audit_enforces_the_page_budget(tmp_path):
+    site = tmp_path / "site"
+    (site / "search").mkdir(parents=True)
+    (site / "index.html").write_text('<html><img src="big.png" alt="big"></html>')
+    (site / "big.png").write_bytes(b"\0" * 1_500_000)
+    (site / "search" / "search_index.json").write_bytes(b"{}" + b" " * 700_000)
+    assert any("over the 2 MB page budget" in p for p in audit_site(site))
+
+
+# 4. encoding: every file named, every other problem still reported ---------------------------------
+
+def test_non_utf8_files_are_named_and_do_not_hide_other_problems(project_factory):
+    root = project_factory(["good", "bad", "worse"])
+    (root / "papers/bad.md").write_bytes((root / "papers/bad.md").read_bytes() + b"\nbad byte \xff here\n")
+    (root / "notebooks/worse.py").write_bytes(b"# %%\nx = '\xe9'\n")
+    deck = root / "slides/good.md"
+    deck.write_bytes(deck.read_bytes() + b"\n\xfe\n")
+    report = check_project(Project(root))
+    text = "\n".join(report.problems)
+    assert "papers/bad.md: not UTF-8 text (byte 0xff at line" in text
+    assert "notebooks/worse.py: not UTF-8 text (byte 0xe9 at line 2)" in text
+    assert "slides/good.md: not UTF-8 text (byte 0xfe" in text
+
+
+def test_a_bom_is_not_an_error(project_factory):
+    root = project_factory(["bom"])
+    p = root / "papers/bom.md"
+    p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())
+    assert parse_paper(p).slug == "bom"
+
+
+# 5. a complete cache key, and --force --------------------------------------------------------------
+
+def test_cache_key_covers_data_files_and_the_runtime(project_factory, monkeypatch, tmp_path):
+    root = project_factory(["dat"])
+    nb, impls = root / "notebooks/dat.py", root / "minimal_impls"
+    data = root / "data" / "dat" / "points.csv"
+    data.parent.mkdir(parents=True)
+    data.write_text("1,2\n")
+    k0 = cache_key(nb, impls, {"v": "1"}, [data])
+    data.write_text("1,3\n")
+    assert cache_key(nb, impls, {"v": "1"}, [data]) != k0
+    from paperclub import execute
+    fake = tmp_path / "runtime.py"
+    fake.write_text("# another runtime\n")
+    k1 = cache_key(nb, impls, {"v": "1"}, [data])
+    monkeypatch.setattr(execute, "RUNTIME", execute.RUNTIME[:-1] + (fake,))
+    assert cache_key(nb, impls, {"v": "1"}, [data]) != k1
+
+
+def test_force_reruns_a_cached_notebook(project_factory):
+    root = project_factory(["frc"])
+    nb, impls, cache = root / "notebooks/frc.py", root / "minimal_impls", root / "build/cache"
+    key = cache_key(nb, impls, {"v": "1"})
+    (cache / "frc").mkdir(parents=True)
+    (cache / "frc" / "meta.json").write_text(json.dumps({"key": key, "seconds": 1.0}))
+    cached, todo = plan({"frc": nb}, impls, cache, {"v": "1"})
+    assert cached["frc"].status == "cached" and not todo
+    for force in ({"frc"}, True):
+        cached, todo = plan({"frc": nb}, impls, cache, {"v": "1"}, force=force)
+        assert todo == [Job("frc", nb, key)] and not cached
+
+
+# 6. claims on metrics that are never recorded ------------------------------------------------------
+
+def test_claim_or_reference_to_an_unrecorded_metric_fails_check(project_factory):
+    root = project_factory(["typo"])
+    p = root / "papers/typo.md"
+    p.write_text(p.read_text().replace("metric: slope_error", "metric: slope_eror")
+                 .replace("{{ slope_error:.3f }}", "{{ slope_err:.3f }}"))
+    text = "\n".join(check_project(Project(root)).problems)
+    assert "papers/typo.md: field 'claims[0].metric': 'slope_eror' is never recorded by notebooks/typo.py" in text
+    assert "papers/typo.md:" in text and "{{ slope_err }} names a metric the notebook never records" in text
+    line = int(text.split("{{ slope_err }}")[0].rsplit("papers/typo.md:", 1)[1].split(":")[0])
+    assert "slope_err:.3f" in p.read_text().splitlines()[line - 1]   # the line number points at it
+
+
+# 7. `new` writes valid files for any title; slugs are Python module names ---------------------------
+
+@pytest.mark.parametrize("slug", ["3d-gaussians", "lambda", "class", "Bad_Slug", "a--b"])
+def test_new_refuses_slugs_that_are_not_module_names(project_factory, slug, capsys):
+    root = project_factory(["ok"])
+    assert main(["--root", str(root), "new", "T", "--slug", slug]) == 1
+    assert capsys.readouterr().err.startswith("error: --slug")
+
+
+def test_new_writes_valid_files_for_any_title(project_factory):
+    root = project_factory(["ok"])
+    title = 'Back\\slash "quotes" \'single\' <b>tags</b> {braces} and """triple"""'
+    files = scaffold(Project(root), title, "weird-title", 2026)
+    assert parse_paper(root / "papers/weird-title.md").title == title
+    for f in files:
+        if f.suffix == ".py":
+            ast.parse(f.read_text(), filename=str(f))
+    assert check_project(Project(root)).problems == []
+
+
+# 8. a stronger check ---------------------------------------------------------------------------------
+
+def test_check_parses_code_and_decks_and_validates_fmt(project_factory):
+    root = project_factory(["syn", "deck", "fmt"])
+    (root / "minimal_impls/syn.py").write_text("def broken(:\n")
+    (root / "notebooks/deck.py").write_text((root / "notebooks/deck.py").read_text() + "\nif True\n")
+    (root / "slides/syn.md").write_text("\n---\n\n")
+    p = root / "papers/fmt.md"
+    p.write_text(p.read_text().replace('fmt: ".3f"', 'fmt: ".3q"'))
+    text = "\n".join(check_project(Project(root)).problems)
+    assert "minimal_impls/syn.py:1: SyntaxError" in text
+    assert "notebooks/deck.py:" in text and "SyntaxError" in text
+    assert "slides/syn.md: no slides" in text
+    assert "papers/fmt.md: field 'claims[0].fmt'" in text and "not a Python format spec" in text
+
+
+# 9 and 10. one build at a time, a crash-safe swap, no leftovers, one-line errors ----------------------
+
+def test_a_second_build_is_refused_while_one_runs(project_factory, capsys):
+    root = project_factory(["lock"])
+    with build_mod.project_lock(Project(root)):
+        assert main(["--root", str(root), "build"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: another paperclub build is running in this project (pid ") and err.count("\n") == 1
+
+
+def test_a_swap_interrupted_between_its_renames_is_repaired(tmp_path):
+    site = tmp_path / "site"
+    old = tmp_path / ".site.old"
+    old.mkdir()
+    (old / build_mod.MARKER).write_text("x")
+    (old / "index.html").write_text("the last good site")
+    build_mod.recover_swap(site)              # crash after 'site -> .site.old', before 'new -> site'
+    assert (site / "index.html").read_text() == "the last good site" and not old.exists()
+    new = tmp_path / ".site.new-abc"
+    new.mkdir()
+    (new / "index.html").write_text("new")
+    build_mod.swap_in(new, site)
+    assert (site / "index.html").read_text() == "new" and (site / build_mod.MARKER).exists()
+    assert not old.exists() and not (site / "site").exists()
+
+
+def test_leftovers_of_a_killed_build_are_removed(tmp_path):
+    cache = tmp_path / "cache"
+    (cache / ".alpha-x1y2").mkdir(parents=True)
+    (cache / "alpha").mkdir()
+    removed = clean_leftovers(cache)
+    assert [p.name for p in removed] == [".alpha-x1y2"] and (cache / "alpha").exists()
+
+
+def test_ctrl_c_and_busy_port_and_missing_chromium_are_one_line(project_factory, monkeypatch, capsys):
+    root = project_factory(["sig"])
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(build_mod, "build", interrupted)
+    assert main(["--root", str(root), "build"]) == 130
+    assert capsys.readouterr().err.strip() == "paperclub: interrupted; the last complete site is unchanged"
+
+    (root / "site").mkdir()
+    (root / "site/index.html").write_text("x")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["--root", str(root), "serve", "--port", str(port)]) == 1
+    assert capsys.readouterr().err.strip() == (f"error: --port {port}: already in use; stop the other server or "
+                                               f"pass --port {port + 1}")
+
+    import paperclub.slides as slides
+    monkeypatch.setattr(slides, "find_chromium", lambda: None)
+    assert main(["--root", str(root), "slides-pdf"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: slides-pdf: no Chromium found") and err.count("\n") == 1
+
+
+# 11. a paper that would silently disappear, a key that would silently win ----------------------------
+
+def test_uppercase_extension_and_duplicate_keys_are_reported(project_factory):
+    root = project_factory(["dup"])
+    (root / "papers/dup.md").rename(root / "papers/dup.MD")
+    scaffold(Project(root), "Other", "other", 2026)
+    p = root / "papers/other.md"
+    p.write_text(p.read_text().replace("year: 2026", "year: 2026\nyear: 2025"))
+    text = "\n".join(check_project(Project(root)).problems)
+    assert "papers/dup.MD: ignored: paper files must end in '.md'" in text
+    assert "papers/other.md: front matter is not valid YAML at line" in text and "duplicate key 'year'" in text
+
+
+@pytest.mark.slow
+def test_hostile_front_matter_never_reaches_any_output_as_markup(project_factory):
+    """Payloads in every field: the build passes its audit and no output file carries raw markup."""
+    root = project_factory(["evil"])
+    payload = '<svg onload=alert(2)>'
+    p = root / "papers/evil.md"
+    meta, body = p.read_text().split("\n---\n", 1)
+    meta = meta.replace('title: "Paper evil"', f'title: "Evil {payload} n<k and k>2"')
+    meta = meta.replace('authors: ["First Author", "Second Author"]', f'authors: ["A {payload}"]')
+    meta = meta.replace('tldr: "One sentence a newcomer understands."', f'tldr: "T {payload}"')
+    meta = meta.replace("session: {date: null}", f'session: {{date: 2026-12-01, presenter: "P {payload}", '
+                                                  f'room: "R {payload}"}}')
+    meta = meta.replace('text: "Least squares recovers the slope of a noisy line"', f'text: "C {payload}"')
+    meta = meta.replace('control_label: "predict a constant"', f'control_label: "L {payload}"')
+    meta = meta.replace("tags: [draft]", 'tags: ["x<script>"]').replace('venue: "Venue"', f'venue: "V {payload}"')
+    p.write_text(meta + "\n---\n" + body)
+    yaml.safe_load(meta.split("---\n", 1)[1])
+    report = build_mod.build(Project(root), root / "site", root / "build/cache", today=TODAY, log=lambda _: None)
+    assert report.site is not None
+    for f in (root / "site").rglob("*"):
+        if f.suffix in (".html", ".ics", ".json", ".xml"):
+            raw = f.read_text(errors="replace")
+            assert "<svg onload" not in raw and "x<script>" not in raw, f
+    home = (root / "site/index.html").read_text()
+    assert "n&lt;k and k&gt;2" in home   # careless text keeps its words
