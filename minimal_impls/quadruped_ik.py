@@ -505,7 +505,8 @@ def _single_target(foot: Any) -> tuple[float, float, float] | None:
 
 
 def _wrap1(a: float) -> float:
-    return math.atan2(math.sin(a), math.cos(a))
+    """_wrap() for one float; the inputs are sums of two atan2's, so one turn at most."""
+    return a - 2 * math.pi if a > math.pi else a + 2 * math.pi if a <= -math.pi else a
 
 
 def _closed_form1(robot: Robot, x: float, y: float, z: float, k: float, h: float) -> tuple[float, float, float]:
@@ -520,6 +521,11 @@ def _closed_form1(robot: Robot, x: float, y: float, z: float, k: float, h: float
     return _wrap1(t1), _wrap1(t2), t3
 
 
+def _within1(q: tuple[float, float, float], lim: tuple) -> bool:
+    return (lim[0][0] - 1e-9 <= q[0] <= lim[0][1] + 1e-9 and lim[1][0] - 1e-9 <= q[1] <= lim[1][1] + 1e-9
+            and lim[2][0] - 1e-9 <= q[2] <= lim[2][1] + 1e-9)
+
+
 def _leg_ik_single(robot: Robot, p: tuple[float, float, float], leg: int, knee: str, hip: str,
                    check: bool, fallback: bool) -> Any:
     x, y, z = p
@@ -530,13 +536,12 @@ def _leg_ik_single(robot: Robot, p: tuple[float, float, float], leg: int, knee: 
     dist = math.sqrt(max(a2, 0.0) + z * z)
     tol = 1e-12 * max(hi, 1.0)
     ok = max(dist - hi, lo - dist, robot.l1 - math.sqrt(x * x + y * y)) <= tol
-    within = lambda q: all(lo_ - 1e-9 <= v <= hi_ + 1e-9 for v, (lo_, hi_) in zip(q, lim))  # noqa: E731
     q = _closed_form1(robot, x, y, z, k, h)
-    legal = ok and within(q)
+    legal = ok and _within1(q, lim)
     if ok and not legal and fallback:
         for kk, hh in ((k, -h), (-k, h), (-k, -h)):
             alt = _closed_form1(robot, x, y, z, kk, hh)
-            if within(alt):
+            if _within1(alt, lim):
                 q, legal = alt, True
                 break
     if check:
