@@ -50,6 +50,15 @@ def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
 
 
+def sdf(kind: str, points: np.ndarray, center: np.ndarray, size: np.ndarray, angle: float) -> np.ndarray:
+    """Signed distance (px, negative inside) from `points` (..., 2) to a circle or an oriented box."""
+    local = (points - center) @ rot(angle)          # world -> body frame is R(-angle) = R^T
+    if kind == "circle":
+        return np.linalg.norm(local, axis=-1) - size[0] / 2
+    q = np.abs(local) - np.asarray(size) / 2
+    return np.linalg.norm(np.maximum(q, 0.0), axis=-1) + np.minimum(q.max(-1), 0.0)
+
+
 def combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """How two surfaces' friction (or elasticity) make the pair's: the product, as in Pymunk."""
     return a * b
@@ -723,3 +732,44 @@ def rolling(speed: float = 240.0, friction: float = 0.5, duration: float = 0.6) 
     return {"speed_ratio": float(world.vel[0, 0] / speed),
             "slip": float(abs(world.vel[0, 0] - world.omega[0] * r)),
             "times": traj.times, "speed": traj.vel[:, 0, 0], "spin_speed": traj.omega[:, 0] * r}
+
+
+# ---------------------------------------------------------------------------------------------
+# An independent prediction: kinematics alone, no collision code
+# ---------------------------------------------------------------------------------------------
+
+def kinematic_path(prim: Primitive, push: Push, size: tuple[int, int], gravity: float = GRAVITY,
+                   horizon: float = 3.0, n: int = 3000) -> np.ndarray:
+    """Where kinematics alone sends a pushed ball: (n, 2) centre positions over `horizon` seconds.
+
+    The ball accelerates at a = f/m + g while pushed (the floor cancels any downward part if it
+    rests on it), then flies on the parabola x(t) = x_1 + v_1 t + g t^2 / 2 until it reaches the
+    floor, and rolls on along it (friction slows a ball but cannot turn it). No bounces.
+    """
+    check_arg(prim.kind == "circle", "push.target", "the index of a circle (the predictor rolls balls)", prim.kind)
+    floor = size[0] - prim.size[0] / 2
+    g = np.array([0.0, gravity])
+    acc = np.asarray(push.force, float) * gravity + g                 # force is in weights
+    if prim.center[1] >= floor - 0.5:
+        acc[1] = min(acc[1], 0.0)                                    # supported by the floor
+    t = np.linspace(0.0, horizon, n)[:, None]
+    tp, tf = np.minimum(t, push.duration), np.maximum(t - push.duration, 0.0)
+    path = prim.center + 0.5 * acc * tp ** 2 + acc * push.duration * tf + 0.5 * g * tf ** 2
+    path[:, 1] = np.minimum(path[:, 1], floor)
+    return path
+
+
+def predict_first_hit(primitives: Sequence[Primitive], push: Push, size: tuple[int, int],
+                      gravity: float = GRAVITY) -> int:
+    """The first object the pushed ball's kinematic path runs into before a side wall (-1: none).
+
+    An independent check on the simulator's outcome: it shares none of the collision code.
+    """
+    r = primitives[push.target].size[0] / 2
+    path = kinematic_path(primitives[push.target], push, size, gravity)
+    in_room = np.cumprod((path[:, 0] > r) & (path[:, 0] < size[1] - r)).astype(bool)
+    touch = np.stack([sdf(p.kind, path, p.center, p.size, p.angle) <= r + 0.5 for p in primitives]) & in_room
+    first = np.where(touch.any(1), touch.argmax(1), len(path))           # first sample touching each
+    first[push.target] = len(path)
+    k = int(np.argmin(first))
+    return k if first[k] < len(path) else -1
