@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from minimal_impls import vit
-from minimal_impls.common import check_shape, device, seed_everything
+from minimal_impls.common import check_arg, check_choice, check_number, check_positive, check_shape, device, seed_everything
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -82,8 +82,7 @@ class Scene:
     def __post_init__(self) -> None:
         for name, value, allowed in (("colour", self.colour, tuple(COLOURS)), ("shape", self.shape, SHAPES),
                                      ("size", self.size, SIZES), ("place", self.place, tuple(PLACES))):
-            if value not in allowed:
-                raise ValueError(f"{name}: expected one of {allowed}, got {value!r}")
+            check_choice(name, value, allowed)
 
     def caption(self, template: str = TEMPLATES[0]) -> str:
         return template.format(colour=self.colour, shape=self.shape, size=self.size, place=PLACES[self.place])
@@ -95,8 +94,7 @@ POOLS = ("train", "held_out", "all")
 def all_scenes(pool: str = "all") -> list[Scene]:
     """Every attribute combination (200) in ``pool``: "train" (160, no held-out pair), "held_out" (40)
     or "all"."""
-    if pool not in POOLS:
-        raise ValueError(f"pool: expected one of {POOLS}, got {pool!r}")
+    check_choice("pool", pool, POOLS)
     every = [Scene(*attrs) for attrs in itertools.product(COLOURS, SHAPES, SIZES, PLACES)]
     if pool == "all":
         return every
@@ -180,11 +178,9 @@ class CLIPConfig:
     init_temperature: float = 0.07
 
     def __post_init__(self) -> None:
-        if self.image.num_classes != 0:
-            raise ValueError(f"image.num_classes: expected 0 (CLIP uses the representation, not a head), "
-                             f"got {self.image.num_classes}")
-        if not 0.01 <= self.init_temperature <= 1.0:
-            raise ValueError(f"init_temperature: expected a value in [0.01, 1], got {self.init_temperature}")
+        check_arg(self.image.num_classes == 0, "image.num_classes",
+                  "0 (CLIP uses the representation, not a head)", self.image.num_classes)
+        check_number("init_temperature", self.init_temperature, low=0.01, high=1.0)
 
 
 class TextTransformer(nn.Module):
@@ -214,6 +210,9 @@ class TextTransformer(nn.Module):
         return self.norm(z[torch.arange(len(tokens), device=z.device), eos])
 
 
+MAX_LOGIT_SCALE = 100.0
+
+
 class CLIP(nn.Module):
     def __init__(self, config: CLIPConfig = CLIPConfig()) -> None:
         super().__init__()
@@ -229,8 +228,19 @@ class CLIP(nn.Module):
         self.log_scale = nn.Parameter(torch.tensor(math.log(1.0 / c.init_temperature)))
 
     def logit_scale(self) -> torch.Tensor:
-        """exp(t) of Fig. 3, "clipped to prevent scaling the logits by more than 100" (Sec. 2.5)."""
-        return self.log_scale.clamp(max=math.log(100.0)).exp()
+        """exp(t) of Fig. 3. No clamp here: see ``clamp_logit_scale_``."""
+        return self.log_scale.exp()
+
+    @torch.no_grad()
+    def clamp_logit_scale_(self) -> None:
+        """Sec. 2.5: the scale is "clipped to prevent scaling the logits by more than 100".
+
+        Called after every optimiser step, as the reference training code does (OpenCLIP clamps
+        the parameter to [0, log 100] in place). Clamping inside the forward pass instead would
+        look equivalent but is not: above log 100 the clamp's gradient is exactly 0, so a parameter
+        that one Adam step pushed past the boundary could never be pulled back by the loss.
+        """
+        self.log_scale.clamp_(0.0, math.log(MAX_LOGIT_SCALE))
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """I_e = l2_normalize(I_f · W_i), shape (N, embed_dim)."""
@@ -244,28 +254,82 @@ class CLIP(nn.Module):
         """The N×N logits of Fig. 3: scaled cosine similarity of every image with every caption."""
         return self.logit_scale() * self.encode_image(images) @ self.encode_text(tokens).T
 
+    def loss(self, images: torch.Tensor, tokens: torch.Tensor, group: int | None = None) -> torch.Tensor:
+        """The training objective of Fig. 3 on a batch of pairs (see ``clip_loss``)."""
+        return clip_loss(self.encode_image(images), self.encode_text(tokens), self.logit_scale(), group)
+
+    @torch.no_grad()
+    def scores(self, images: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """How well each caption fits each image, (n_images, n_captions): the cosine similarity."""
+        return self.encode_image(images) @ self.encode_text(tokens).T
+
 
 # ----------------------------------------------------------------------------------------------------
 # Fig. 3: the symmetric contrastive loss
 # ----------------------------------------------------------------------------------------------------
 
-def clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor | float) -> torch.Tensor:
+def clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor | float,
+              group: int | None = None) -> torch.Tensor:
     """Symmetric cross-entropy over the N×N similarity matrix; the diagonal holds the true pairs.
 
     Row i asks "which of the N captions is image i's?", column j asks "which image is caption j's?";
     the loss averages both. Embeddings must already be L2-normalised.
+
+    ``group=g`` cuts the batch into N/g blocks and contrasts each pair only with the g − 1 others in
+    its block: the same pairs and the same gradient steps, but fewer negatives. It is how we vary
+    the number of negatives without changing how many images the model sees.
     """
     if image_emb.dim() != 2 or image_emb.shape != text_emb.shape:
         raise ValueError(f"image_emb, text_emb: expected two (N, D) tensors of the same shape, "
                          f"got {tuple(image_emb.shape)} and {tuple(text_emb.shape)}")
     n = image_emb.shape[0]
-    if n < 2:
-        raise ValueError(f"batch: expected at least 2 pairs (a contrastive loss needs negatives), got {n}")
-    logits = logit_scale * image_emb @ text_emb.T
-    labels = torch.arange(n, device=logits.device)
-    loss_i = F.cross_entropy(logits, labels)      # each image against all captions
-    loss_t = F.cross_entropy(logits.T, labels)    # each caption against all images
+    check_arg(n >= 2, "batch", "at least 2 pairs (a contrastive loss needs negatives)", n)
+    g = n if group is None else group
+    check_arg(isinstance(g, int) and 2 <= g <= n and n % g == 0, "group", f"a divisor of the batch size {n}, >= 2", g)
+    img, txt = image_emb.reshape(n // g, g, -1), text_emb.reshape(n // g, g, -1)
+    logits = logit_scale * img @ txt.transpose(1, 2)               # (blocks, g, g)
+    labels = torch.arange(g, device=logits.device).repeat(n // g)
+    loss_i = F.cross_entropy(logits.flatten(0, 1), labels)                   # each image against the captions
+    loss_t = F.cross_entropy(logits.transpose(1, 2).flatten(0, 1), labels)   # each caption against the images
     return (loss_i + loss_t) / 2
+
+
+# ----------------------------------------------------------------------------------------------------
+# Fig. 2's baseline: predict the caption's words instead of matching the caption
+# ----------------------------------------------------------------------------------------------------
+
+def bag_of_words(tokens: torch.Tensor) -> torch.Tensor:
+    """(B, context) token ids → (B, |V|) word frequencies of each caption, [PAD]/[SOS]/[EOS] left out."""
+    counts = F.one_hot(tokens, len(VOCAB)).sum(dim=1).float()
+    counts[:, [PAD, SOS, EOS]] = 0.0
+    return counts / counts.sum(dim=1, keepdim=True).clamp(min=1.0)
+
+
+class BagOfWords(nn.Module):
+    """The predictive baseline of Fig. 2: the same image encoder, then a linear map to the vocabulary,
+    trained to predict the caption's bag of words (softmax cross-entropy against word frequencies).
+
+    It has no text encoder: a caption is scored by the mean log-probability of its words, which is
+    how we use it zero-shot (Sec. 2.3 describes the baseline; this scoring rule is ours).
+    """
+
+    def __init__(self, config: CLIPConfig = CLIPConfig()) -> None:
+        super().__init__()
+        self.config = config
+        self.image_encoder = vit.ViT(config.image)
+        self.head = nn.Linear(config.image.dim, len(VOCAB))
+
+    def word_log_probs(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.image_encoder.features(images)).log_softmax(dim=-1)
+
+    def loss(self, images: torch.Tensor, tokens: torch.Tensor, group: int | None = None) -> torch.Tensor:
+        check_arg(group is None, "group", "None (the bag-of-words objective has no negatives)", group)
+        return -(bag_of_words(tokens) * self.word_log_probs(images)).sum(dim=-1).mean()
+
+    @torch.no_grad()
+    def scores(self, images: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """(n_images, n_captions): mean log-probability of each caption's words given each image."""
+        return self.word_log_probs(images) @ bag_of_words(tokens).T
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -282,8 +346,7 @@ class Dataset:
 
 def make_dataset(n: int, pool: str = "train", seed: int = 0) -> Dataset:
     """``n`` scenes drawn uniformly from ``pool`` (see ``all_scenes``), rendered and captioned."""
-    if n < 2:
-        raise ValueError(f"n: expected at least 2 image–caption pairs, got {n}")
+    check_number("n", n, low=2, integer=True)
     rng = np.random.default_rng(seed)
     choices = all_scenes(pool)
     scenes = [choices[i] for i in rng.integers(len(choices), size=n)]
@@ -291,14 +354,19 @@ def make_dataset(n: int, pool: str = "train", seed: int = 0) -> Dataset:
     return Dataset(render(scenes, rng), scenes, tokens)
 
 
-def train(model: CLIP, data: Dataset, steps: int = 500, batch_size: int = 64, lr: float = 2e-3,
-          weight_decay: float = 0.1, warmup: int = 30, seed: int = 0) -> dict[str, list[float]]:
-    """AdamW + warm-up + cosine decay on the contrastive loss; each step draws a batch of images and
-    gives every image a caption in a randomly chosen template. Returns per-step loss and logit scale."""
-    if steps < 1:
-        raise ValueError(f"steps: expected a positive integer, got {steps}")
-    if not 2 <= batch_size <= len(data.images):
-        raise ValueError(f"batch_size: expected between 2 and the dataset size {len(data.images)}, got {batch_size}")
+def train(model: CLIP | BagOfWords, data: Dataset, steps: int = 500, batch_size: int = 64, lr: float = 2e-3,
+          weight_decay: float = 0.1, warmup: int = 30, seed: int = 0, group: int | None = None,
+          eval_data: Dataset | None = None, eval_every: int = 50) -> dict[str, list[float]]:
+    """AdamW + warm-up + cosine decay on the model's objective; each step draws a batch of images and
+    gives every image a caption in a randomly chosen template.
+
+    Returns per-step loss and logit scale and, when ``eval_data`` is given, the zero-shot accuracy
+    (one prompt) on it every ``eval_every`` steps: the learning curves of Fig. 2.
+    ``group`` limits the number of negatives (see ``clip_loss``).
+    """
+    check_positive("steps", steps, integer=True)
+    check_number("batch_size", batch_size, low=2, high=len(data.images), integer=True)
+    check_positive("eval_every", eval_every, integer=True)
     gen = seed_everything(seed)
     dev = device()
     model.to(dev).train()
@@ -306,35 +374,44 @@ def train(model: CLIP, data: Dataset, steps: int = 500, batch_size: int = 64, lr
     opt = vit.adamw(model, lr, weight_decay)   # no decay on biases, gains or the temperature
     schedule = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / steps)))
-    history: dict[str, list[float]] = {"loss": [], "logit_scale": []}
-    for _ in range(steps):
+    history: dict[str, list[float]] = {"loss": [], "logit_scale": [], "eval_step": [], "eval_accuracy": []}
+    for step in range(1, steps + 1):
         # sampling without replacement inside a batch: a repeated image would be its own false negative
         idx = torch.randperm(len(images), generator=gen)[:batch_size].to(dev)
         template = torch.randint(len(TEMPLATES), (batch_size,), generator=gen).to(dev)
-        loss = clip_loss(model.encode_image(images[idx]), model.encode_text(tokens[template, idx]),
-                         model.logit_scale())
+        loss = model.loss(images[idx], tokens[template, idx], group)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if isinstance(model, CLIP):
+            model.clamp_logit_scale_()   # after the step, on the parameter itself (Sec. 2.5)
+            history["logit_scale"].append(model.logit_scale().item())
         schedule.step()
         history["loss"].append(loss.item())
-        history["logit_scale"].append(model.logit_scale().item())
+        if eval_data is not None and step % eval_every == 0:
+            history["eval_step"].append(step)
+            history["eval_accuracy"].append(zero_shot_accuracy(model, eval_data))
+            model.train()
     return history
 
 
 @dataclass
 class RunResult:
-    model: CLIP
+    model: CLIP | BagOfWords
     history: dict[str, list[float]] = field(repr=False)
 
 
 def run(n_train: int = 4000, steps: int = 500, batch_size: int = 64, seed: int = 0,
-        config: CLIPConfig = CLIPConfig()) -> RunResult:
-    """Render a training set without the held-out pairs and train CLIP on it."""
+        config: CLIPConfig = CLIPConfig(), objective: str = "contrastive", group: int | None = None,
+        eval_data: Dataset | None = None, eval_every: int = 50) -> RunResult:
+    """Render a training set without the held-out pairs and train CLIP (``objective="contrastive"``)
+    or the bag-of-words baseline (``objective="bag_of_words"``) on it, same encoder, same budget."""
+    check_choice("objective", objective, ("contrastive", "bag_of_words"))
     data = make_dataset(n_train, pool="train", seed=seed)
     seed_everything(seed)
-    model = CLIP(config)
-    return RunResult(model, train(model, data, steps=steps, batch_size=batch_size, seed=seed))
+    model = CLIP(config) if objective == "contrastive" else BagOfWords(config)
+    return RunResult(model, train(model, data, steps=steps, batch_size=batch_size, seed=seed, group=group,
+                                  eval_data=eval_data, eval_every=eval_every))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -360,8 +437,7 @@ def class_embeddings(model: CLIP, templates: tuple[str, ...] | list[str] = (PROM
                      classes: tuple[tuple[str, str], ...] = CLASSES) -> torch.Tensor:
     """Zero-shot classifier weights, (K, embed_dim): per class, the normalised mean of its prompts'
     normalised text embeddings (the embedding-space ensemble of Sec. 3.1.4)."""
-    if not templates:
-        raise ValueError("templates: expected at least one prompt template, got none")
+    check_arg(len(templates) > 0, "templates", "at least one prompt template", templates)
     model.eval()
     captions = [t.format(colour=c, shape=s) for c, s in classes for t in templates]
     emb = model.encode_text(tokenize(captions).to(_model_device(model)))
@@ -374,19 +450,40 @@ def encode_images(model: CLIP, images: torch.Tensor) -> torch.Tensor:
     return model.encode_image(images.to(_model_device(model)))
 
 
-def zero_shot_accuracy(model: CLIP, data: Dataset, templates: tuple[str, ...] | list[str] = (PROMPT,)) -> float:
-    """Classify every image among all 25 (colour, shape) classes by its most similar prompt."""
-    weights = class_embeddings(model, templates)
-    pred = (encode_images(model, data.images) @ weights.T).argmax(dim=1).cpu()
-    truth = torch.tensor([CLASSES.index((s.colour, s.shape)) for s in data.scenes])
-    return (pred == truth).float().mean().item()
+@torch.no_grad()
+def zero_shot_predict(model: CLIP | BagOfWords, images: torch.Tensor,
+                      templates: tuple[str, ...] | list[str] = (PROMPT,)) -> torch.Tensor:
+    """The index into ``CLASSES`` of each image's best-fitting prompt (CLIP: ensembled in embedding
+    space, Sec. 3.1.4; the bag-of-words baseline: mean caption score over the templates)."""
+    images = images.to(_model_device(model))
+    if isinstance(model, CLIP):
+        return (encode_images(model, images) @ class_embeddings(model, templates).T).argmax(dim=1).cpu()
+    model.eval()
+    captions = [t.format(colour=c, shape=s) for c, s in CLASSES for t in templates]
+    scores = model.scores(images, tokenize(captions).to(images.device))
+    return scores.reshape(len(images), len(CLASSES), len(templates)).mean(dim=2).argmax(dim=1).cpu()
+
+
+def class_labels(scenes: list[Scene]) -> torch.Tensor:
+    return torch.tensor([CLASSES.index((s.colour, s.shape)) for s in scenes])
+
+
+def zero_shot_accuracy(model: CLIP | BagOfWords, data: Dataset,
+                       templates: tuple[str, ...] | list[str] = (PROMPT,)) -> float:
+    """Classify every image among all 25 (colour, shape) classes by its best-fitting prompt."""
+    return (zero_shot_predict(model, data.images, templates) == class_labels(data.scenes)).float().mean().item()
+
+
+def distinct_scenes(data: Dataset) -> int:
+    """How many different (colour, shape, size, place) scenes stand behind the images of ``data``:
+    the number that bounds how much a test figure can say, whatever the number of images."""
+    return len(set(data.scenes))
 
 
 @torch.no_grad()
 def retrieve(model: CLIP, images: torch.Tensor, captions: list[str], k: int = 1) -> torch.Tensor:
     """Text → image: for each caption, the indices of its ``k`` most similar images, shape (len(captions), k)."""
-    if not 1 <= k <= len(images):
-        raise ValueError(f"k: expected between 1 and the number of images {len(images)}, got {k}")
+    check_number("k", k, low=1, high=len(images), integer=True)
     text = model.eval().encode_text(tokenize(captions).to(_model_device(model)))
     return (text @ encode_images(model, images).T).topk(k, dim=1).indices.cpu()
 
@@ -395,8 +492,7 @@ def retrieval_recall_at_1(model: CLIP, images: torch.Tensor, captions: list[str]
                           queries: torch.Tensor | None = None) -> float:
     """The fraction of captions (all, or the indices in ``queries``) whose most similar image, among
     *all* ``images``, is their own: caption i describes image i."""
-    if len(captions) != len(images):
-        raise ValueError(f"captions: expected one per image ({len(images)}), got {len(captions)}")
+    check_arg(len(captions) == len(images), "captions", f"one per image ({len(images)})", len(captions))
     hits = retrieve(model, images, captions, k=1)[:, 0] == torch.arange(len(captions))
     return hits[queries if queries is not None else slice(None)].float().mean().item()
 
@@ -417,8 +513,7 @@ def linear_probe_accuracy(model: CLIP, test: Dataset, shots: int, seed: int = 0)
 
     from sklearn.linear_model import LogisticRegression
 
-    if shots < 1:
-        raise ValueError(f"shots: expected a positive integer, got {shots}")
+    check_positive("shots", shots, integer=True)
     rng = np.random.default_rng(seed)
     scenes = [Scene(c, s, SIZES[rng.integers(len(SIZES))], list(PLACES)[rng.integers(len(PLACES))])
               for c, s in CLASSES for _ in range(shots)]
@@ -430,5 +525,4 @@ def linear_probe_accuracy(model: CLIP, test: Dataset, shots: int, seed: int = 0)
     with warnings.catch_warnings():   # 1-shot: sklearn warns that 25 classes in 25 samples looks like regression
         warnings.simplefilter("ignore", UserWarning)
         probe = LogisticRegression(max_iter=2000, C=1.0).fit(f_train, labels)
-    truth = np.array([CLASSES.index((s.colour, s.shape)) for s in test.scenes])
-    return float((probe.predict(f_test) == truth).mean())
+    return float((probe.predict(f_test) == class_labels(test.scenes).numpy()).mean())

@@ -15,10 +15,12 @@ What this toy keeps (equation numbers are the paper's):
                              LN → MLP with GELU → residual                               (eq. 3)
   * multi-head self-attention as in Appendix A                                     (eqs. 5–8)
   * the image representation is LN of the final [class] state, then a linear head        (eq. 4)
-  * AdamW (weight decay on matrices only), linear warm-up, cosine decay (Sec. 4.1, App. B.1), and
+  * AdamW (weight decay on matrices only), linear warm-up, then decay (Sec. 4; details in the appendix), and
     a one-pixel random translation standing in for the random crops of the paper's training
-  * attention rollout to see where the [class] token looks (Sec. 4.5, Fig. 6, App. D.8)
-  * cosine similarity of position embeddings (Sec. 4.5, Fig. 7 centre)
+  * attention rollout to see where the [class] token looks (Fig. 6; Abnar & Zuidema 2020)
+  * Fig. 7's three panels: principal components of the patch filters E (left), cosine similarity
+    of position embeddings (centre), mean attention distance per head and depth (right)
+  * simple baselines on the same split (logistic regression, 1-NN on raw pixels): the honest reference
   * a small CNN of similar size as the baseline with the "right" inductive bias (Sec. 3.1)
 
 What it drops:
@@ -37,7 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimal_impls.common import check_shape, device, load_digits_split, seed_everything
+from minimal_impls.common import (check_arg, check_choice, check_number, check_positive, check_shape, device,
+                                  load_digits_split, seed_everything)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -57,15 +60,11 @@ class ViTConfig:
 
     def __post_init__(self) -> None:
         for name in ("image_size", "patch_size", "channels", "dim", "depth", "heads", "mlp_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)}")
-        if self.image_size % self.patch_size:
-            raise ValueError(f"patch_size: expected a divisor of image_size={self.image_size}, "
-                             f"got {self.patch_size}")
-        if self.dim % self.heads:
-            raise ValueError(f"heads: expected a divisor of dim={self.dim}, got {self.heads}")
-        if self.num_classes < 0:
-            raise ValueError(f"num_classes: expected >= 0, got {self.num_classes}")
+            check_positive(name, getattr(self, name), integer=True)
+        check_arg(self.image_size % self.patch_size == 0, "patch_size",
+                  f"a divisor of image_size={self.image_size}", self.patch_size)
+        check_arg(self.dim % self.heads == 0, "heads", f"a divisor of dim={self.dim}", self.heads)
+        check_number("num_classes", self.num_classes, low=0, integer=True)
 
     @property
     def grid(self) -> int:
@@ -110,8 +109,7 @@ class MultiHeadSelfAttention(nn.Module):
 
     def __init__(self, dim: int, heads: int, causal: bool = False) -> None:
         super().__init__()
-        if dim % heads:
-            raise ValueError(f"heads: expected a divisor of dim={dim}, got {heads}")
+        check_arg(dim % heads == 0, "heads", f"a divisor of dim={dim}", heads)
         self.heads, self.head_dim, self.causal = heads, dim // heads, causal
         self.qkv = nn.Linear(dim, 3 * dim)   # U_qkv, eq. (5): all heads' q, k, v in one matmul
         self.proj = nn.Linear(dim, dim)      # U_msa, eq. (8): mixes the concatenated heads
@@ -209,12 +207,12 @@ class ViT(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------------
-# Sec. 4.5: inspecting the model
+# Sec. 4 (Figs. 6–7): inspecting the model
 # ----------------------------------------------------------------------------------------------------
 
 @torch.no_grad()
 def attention_rollout(model: ViT, images: torch.Tensor) -> torch.Tensor:
-    """Where the [class] token attends, through all layers (Abnar & Zuidema 2020; paper App. D.8).
+    """Where the [class] token attends, through all layers (Abnar & Zuidema 2020, as in the paper's appendix).
 
     Average the heads, add the identity for the residual path (each layer passes half its input
     straight on), renormalise, and multiply the layers' matrices. Returns (B, grid, grid) maps.
@@ -257,11 +255,54 @@ def position_similarity_gap(model: ViT, far: int = 3) -> float:
     1-D embedding was never told about.
     """
     g = model.config.grid
-    if not 1 < far <= 2 * (g - 1):
-        raise ValueError(f"far: expected an integer in (1, {2 * (g - 1)}] for a {g}×{g} grid, got {far}")
+    check_number("far", far, low=2, high=2 * (g - 1), integer=True)
     sim = position_similarity(model).reshape(g * g, g * g).cpu()
     dist = grid_distances(g)
     return float(sim[dist == 1].mean() - sim[dist >= far].mean())
+
+
+@torch.no_grad()
+def embedding_filters(model: ViT) -> tuple[torch.Tensor, torch.Tensor]:
+    """Principal components of the patch projection E (Fig. 7, left), as images.
+
+    Each of the D rows of E is a filter over one P×P×C patch. The paper shows the top principal
+    components of these filters. Returns ``(components, explained)``: components shaped
+    (P²C, P, P, C), strongest first, and the fraction of the filters' variance each explains.
+    """
+    c = model.config
+    w = model.patch_embed.weight.detach().cpu()                # (D, P²C): one filter per row
+    _, s, vh = torch.linalg.svd(w - w.mean(0), full_matrices=False)
+    explained = s ** 2 / (s ** 2).sum()
+    # rows of vh are in patchify's order (row, col, channel)
+    return vh.reshape(-1, c.patch_size, c.patch_size, c.channels), explained
+
+
+def dc_alignment(components: torch.Tensor) -> float:
+    """|cosine| between the first principal filter and the flat "mean brightness" filter.
+
+    1 when the strongest direction of E just measures how much ink a patch holds; about 0.5 for a
+    random direction in 4-D (P = 2, one channel).
+    """
+    first = components[0].flatten()
+    return float(first.sum().abs() / (first.norm() * first.numel() ** 0.5))
+
+
+@torch.no_grad()
+def mean_attention_distance(model: ViT, images: torch.Tensor) -> torch.Tensor:
+    """Mean attention distance in pixels per layer and head, shape (L, heads) (Fig. 7, right).
+
+    The paper averages, over images, the distance between the query pixel and every other pixel,
+    weighted by the attention weight: the analogue of a CNN's receptive field size. We measure it
+    between patch centres, for patch queries over patch keys (the [class] token has no place on
+    the image, so its column is dropped and the rows renormalised).
+    """
+    c = model.config
+    maps = model.attention_maps(images)[..., 1:, 1:]            # (L, B, heads, N, N)
+    maps = maps / maps.sum(dim=-1, keepdim=True)
+    rows, cols = torch.meshgrid(torch.arange(c.grid), torch.arange(c.grid), indexing="ij")
+    cells = torch.stack([rows.flatten(), cols.flatten()], dim=1).float().to(maps.device)
+    dist = torch.cdist(cells, cells) * c.patch_size            # between patch centres, in pixels
+    return (maps * dist).sum(dim=-1).mean(dim=(1, 3))         # average over images and queries
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -291,6 +332,22 @@ class SmallCNN(nn.Module):
         return self.net(images)
 
 
+def pixel_baseline_accuracy(kind: str, train_fraction: float = 1.0, seed: int = 0) -> float:
+    """Test accuracy of a simple model on the raw 64 pixels, on exactly the split the ViT uses:
+    ``"logreg"`` (multinomial logistic regression) or ``"1nn"`` (nearest neighbour, Euclidean).
+
+    The honest reference for any number the toy ViT reaches: 8×8 digits are easy.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+
+    check_choice("kind", kind, ("logreg", "1nn"))
+    x_tr, y_tr, x_te, y_te = digits(train_fraction, seed=seed)
+    model = LogisticRegression(max_iter=2000) if kind == "logreg" else KNeighborsClassifier(n_neighbors=1)
+    model.fit(x_tr.flatten(1).numpy(), y_tr.numpy())
+    return float(model.score(x_te.flatten(1).numpy(), y_te.numpy()))
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
@@ -304,8 +361,7 @@ def digits(train_fraction: float = 1.0, seed: int = 0) -> tuple[torch.Tensor, to
 
     The test split (450 images) is the same whatever the fraction, so accuracies are comparable.
     """
-    if not 0.0 < train_fraction <= 1.0:
-        raise ValueError(f"train_fraction: expected a number in (0, 1], got {train_fraction}")
+    check_number("train_fraction", train_fraction, low=0, high=1, strict_low=True)
     x_tr, y_tr, x_te, y_te = load_digits_split(test_fraction=0.25, seed=0)
     if train_fraction < 1.0:
         from sklearn.model_selection import train_test_split
@@ -356,10 +412,9 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 600, 
     """
     if x.dim() != 4 or y.shape != (x.shape[0],):
         raise ValueError(f"x, y: expected shapes (N, C, H, W) and (N,), got {tuple(x.shape)} and {tuple(y.shape)}")
-    if steps < 1 or batch_size < 1:
-        raise ValueError(f"steps, batch_size: expected positive integers, got {steps}, {batch_size}")
-    if not 0.0 <= shift_prob <= 1.0:
-        raise ValueError(f"shift_prob: expected a probability in [0, 1], got {shift_prob}")
+    check_positive("steps", steps, integer=True)
+    check_positive("batch_size", batch_size, integer=True)
+    check_number("shift_prob", shift_prob, low=0, high=1)
     gen = seed_everything(seed)
     dev = device()
     model.to(dev).train()
@@ -399,8 +454,7 @@ class RunResult:
 def run(arch: str = "vit", train_fraction: float = 1.0, steps: int = 600, seed: int = 0,
         config: ViTConfig = ViTConfig()) -> RunResult:
     """Train a ViT (``arch="vit"``) or the CNN baseline (``arch="cnn"``) on digits; report test accuracy."""
-    if arch not in ("vit", "cnn"):
-        raise ValueError(f"arch: expected 'vit' or 'cnn', got {arch!r}")
+    check_choice("arch", arch, ("vit", "cnn"))
     x_tr, y_tr, x_te, y_te = digits(train_fraction, seed=seed)
     seed_everything(seed)   # same initial weights for the same seed
     model = ViT(config) if arch == "vit" else SmallCNN()

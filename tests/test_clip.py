@@ -41,16 +41,124 @@ def test_perfectly_matched_pairs_drive_the_loss_to_zero() -> None:
     assert clip.clip_loss(eye, eye, 100.0) < 1e-6
 
 
-def test_temperature_starts_at_1_over_0_07_and_is_clipped_at_100() -> None:
-    model = clip.CLIP()
-    assert model.logit_scale().item() == pytest.approx(1 / 0.07, rel=1e-6)
+def test_temperature_starts_at_1_over_0_07() -> None:
+    assert clip.CLIP().logit_scale().item() == pytest.approx(1 / 0.07, rel=1e-6)
+
+
+def scale_comes_back_from_the_clip(model: clip.CLIP) -> bool:
+    """Sec. 2.5, checked at the boundary: an update that pushes the scale past 100 leaves it at 100
+    (the two calls ``train`` makes: optimiser step, then clamp), and from there a loss that wants a
+    lower scale still has a gradient to act on."""
+    opt = torch.optim.SGD([model.log_scale], lr=1.0)
     with torch.no_grad():
-        model.log_scale.fill_(math.log(1e4))
-    assert model.logit_scale().item() == pytest.approx(100.0)
-    images, tokens = torch.rand(3, 3, 16, 16), clip.tokenize(["a red circle", "a blue square", "a small cross"])
-    assert model(images, tokens).abs().max() <= 100.0 + 1e-4    # |cosine| ≤ 1
-    model(images, tokens).sum().backward()                         # clipped: no push further up
-    assert model.log_scale.grad.item() == 0.0
+        model.log_scale.fill_(math.log(100.0) - 0.01)
+    (-model.logit_scale()).backward()              # a loss that wants sharper logits
+    opt.step()
+    model.clamp_logit_scale_()
+    at_clip = model.logit_scale().item() == pytest.approx(100.0, rel=1e-6)
+    opt.zero_grad()
+    model.logit_scale().backward()                 # now a loss that wants softer logits
+    return at_clip and model.log_scale.grad.abs().item() > 0
+
+
+def test_scale_is_clamped_after_the_step_and_can_come_back() -> None:
+    assert scale_comes_back_from_the_clip(clip.CLIP())
+
+
+def test_training_keeps_the_scale_at_or_below_100() -> None:
+    """Start on the boundary (τ = 0.01) with a large learning rate: every recorded scale stays ≤ 100."""
+    data = clip.make_dataset(64, seed=0)
+    model = clip.CLIP(clip.CLIPConfig(init_temperature=0.01))
+    history = clip.train(model, data, steps=5, batch_size=32, lr=0.05, warmup=1)
+    assert max(history["logit_scale"]) <= 100.0 * (1 + 1e-6)
+    assert model.log_scale.item() <= math.log(100.0) + 1e-7
+
+
+def test_mistake_clamp_in_the_forward_pass(monkeypatch) -> None:
+    """Clamping inside logit_scale() looks the same in a forward pass, but above log 100 its gradient
+    is exactly 0: one overshooting step and the temperature is frozen for good."""
+    monkeypatch.setattr(clip.CLIP, "logit_scale", lambda self: self.log_scale.clamp(max=math.log(100.0)).exp())
+    monkeypatch.setattr(clip.CLIP, "clamp_logit_scale_", lambda self: None)
+    assert not scale_comes_back_from_the_clip(clip.CLIP())
+
+
+# -------------------------------------------------------------------- more checks and the mistakes
+
+def loss_is_symmetric(loss_fn=clip.clip_loss) -> bool:
+    """Fig. 3 averages the image→text and text→image cross-entropies: swapping the roles of images
+    and captions must not change the loss."""
+    img, txt = _unit(6, seed=4), _unit(6, seed=5)
+    return torch.allclose(loss_fn(img, txt, 10.0), loss_fn(txt, img, 10.0))
+
+
+def logits_are_bounded_by_the_scale(model: clip.CLIP) -> bool:
+    """Fig. 3 normalises both embeddings, so every logit is a cosine times the scale: |logit| ≤ e^t."""
+    torch.manual_seed(0)
+    images = torch.rand(4, 3, 16, 16)
+    tokens = clip.tokenize(["a red circle", "a blue square", "a small cross", "there is a green diamond"])
+    with torch.no_grad():
+        return bool(model(images, tokens).abs().max() <= model.logit_scale() + 1e-4)
+
+
+def text_feature_ignores_padding(model: clip.CLIP) -> bool:
+    """Sec. 2.4: the text feature is the [EOS] state; with the causal mask nothing after it can leak in."""
+    tokens = clip.tokenize(["a red circle on the left"])
+    noisy = tokens.clone()
+    noisy[0, 8:] = torch.tensor([5, 9, 12, 20])       # garbage in the padding, after [EOS] at position 7
+    with torch.no_grad():
+        return torch.allclose(model.encode_text(tokens), model.encode_text(noisy), atol=1e-6)
+
+
+def temperature_is_not_decayed(opt: torch.optim.Optimizer, model: clip.CLIP) -> bool:
+    """Weight decay would pull t towards 0 (a scale of 1): the temperature must sit in a group without it."""
+    return all(g["weight_decay"] == 0 for g in opt.param_groups if any(p is model.log_scale for p in g["params"]))
+
+
+def test_the_checks_pass_on_the_implementation() -> None:
+    torch.manual_seed(0)
+    model = clip.CLIP().eval()
+    assert loss_is_symmetric()
+    assert logits_are_bounded_by_the_scale(model)
+    assert text_feature_ignores_padding(model)
+    assert temperature_is_not_decayed(vit.adamw(model, 1e-3, 0.1), model)
+
+
+def test_mistake_one_directional_loss() -> None:
+    """Only the image→text cross-entropy (rows of the logits), as in a classifier over captions."""
+    def one_way(img: torch.Tensor, txt: torch.Tensor, scale: float) -> torch.Tensor:
+        return F.cross_entropy(scale * img @ txt.T, torch.arange(len(img)))
+
+    assert not loss_is_symmetric(one_way)
+
+
+def test_mistake_no_l2_normalisation() -> None:
+    class Unnormalised(clip.CLIP):
+        def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+            return self.W_i(self.image_encoder.features(images))
+
+        def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+            return self.W_t(self.text_encoder(tokens))
+
+    torch.manual_seed(0)
+    assert not logits_are_bounded_by_the_scale(Unnormalised().eval())
+
+
+def test_mistake_text_feature_from_the_last_position(monkeypatch) -> None:
+    """Reading the top layer at the last position (padding) instead of at [EOS]."""
+    def last_position(self, tokens: torch.Tensor) -> torch.Tensor:
+        z = self.token_embed(tokens) + self.pos_embed
+        for block in self.blocks:
+            z = block(z)
+        return self.norm(z[:, -1])
+
+    monkeypatch.setattr(clip.TextTransformer, "forward", last_position)
+    torch.manual_seed(0)
+    assert not text_feature_ignores_padding(clip.CLIP().eval())
+
+
+def test_mistake_weight_decay_on_the_temperature() -> None:
+    model = clip.CLIP()
+    assert not temperature_is_not_decayed(torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1), model)
 
 
 # --------------------------------------------------------------------------------------- encoders
@@ -166,7 +274,7 @@ def test_claim_zero_shot_beats_a_one_shot_probe(trained, held_out_test) -> None:
 def test_a_batch_of_one_is_rejected() -> None:
     with pytest.raises(ValueError, match="batch: expected at least 2 pairs"):
         clip.clip_loss(_unit(1), _unit(1), 10.0)
-    with pytest.raises(ValueError, match="n: expected at least 2"):
+    with pytest.raises(ValueError, match="n: expected an integer >= 2, got 1"):
         clip.make_dataset(1)
     with pytest.raises(ValueError, match="batch_size"):
         clip.train(clip.CLIP(), clip.make_dataset(8), steps=1, batch_size=1)
@@ -193,5 +301,5 @@ def test_bad_inputs() -> None:
         clip.CLIPConfig(image=vit.ViTConfig(image_size=16, patch_size=4, channels=3))
     with pytest.raises(ValueError, match="shots: expected a positive integer, got 0"):
         clip.linear_probe_accuracy(clip.CLIP(), clip.make_dataset(4, pool="held_out"), shots=0)
-    with pytest.raises(ValueError, match="k: expected between 1 and the number of images 4, got 5"):
+    with pytest.raises(ValueError, match=r"k: expected an integer in \[1, 4\], got 5"):
         clip.retrieve(clip.CLIP(), torch.rand(4, 3, 16, 16), ["a red circle"], k=5)

@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from minimal_impls import vit
 
@@ -120,6 +122,136 @@ def test_cnn_baseline_has_a_similar_parameter_count() -> None:
     assert abs(n_vit - n_cnn) / n_vit < 0.05
 
 
+# -------------------------------------------------------------------- the paper's structural checks
+# Each check encodes one equation of Sec. 3.1 as a behaviour, so that it can fail: the unit tests
+# above pass for a post-norm block, a mean-pooled read-out or a missing final LayerNorm.
+
+def _silence(block: vit.Block) -> None:
+    """Zero the last layer of both residual branches: MSA(·) = MLP(·) = 0."""
+    with torch.no_grad():
+        for layer in (block.attn.proj, block.mlp[-1]):
+            layer.weight.zero_()
+            layer.bias.zero_()
+
+
+def eq2_3_identity_path(block_cls: type[vit.Block] = vit.Block) -> bool:
+    """Eqs. (2)–(3): z' = MSA(LN(z)) + z, z_out = MLP(LN(z')) + z'. With both branches silenced the
+    block must hand its input on unchanged (the residual stream is never normalised)."""
+    torch.manual_seed(0)
+    block = block_cls(16, 2, 32)
+    _silence(block)
+    z = 3 * torch.randn(3, 5, 16) + 1
+    with torch.no_grad():
+        return torch.allclose(block(z), z, atol=1e-5)
+
+
+def eq1_4_reads_the_class_token(model: vit.ViT) -> bool:
+    """Eqs. (1) and (4): y = LN(z_L^0). With every block silenced, z_L^0 = x_class + E_pos^0, so the
+    representation must equal LN(x_class + E_pos^0) for every image, and be layer-normalised."""
+    for block in model.blocks:
+        _silence(block)
+    d = model.config.dim
+    images = torch.rand(4, model.config.channels, model.config.image_size, model.config.image_size)
+    with torch.no_grad():
+        y = model.features(images)
+        expected = F.layer_norm(model.cls_token[0, 0] + model.pos_embed[0, 0], (d,))
+    return torch.allclose(y, expected.expand_as(y), atol=1e-5)
+
+
+def features_are_layer_normalised(model: vit.ViT) -> bool:
+    """Eq. (4) at initialisation (LN gain 1, bias 0): each y has mean 0 and variance 1 over D."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        y = model.features(torch.rand(6, model.config.channels, model.config.image_size, model.config.image_size))
+    return bool(torch.allclose(y.mean(-1), torch.zeros(6), atol=1e-4)
+                and torch.allclose(y.var(-1, unbiased=False), torch.ones(6), atol=1e-2))
+
+
+def patches_are_image_blocks(patchify=vit.patchify) -> bool:
+    """Eq. (1): token i is the i-th P×P block of the image, row-major, flattened as (row, col, channel)."""
+    images = torch.rand(2, 3, 8, 8)
+    expected = torch.stack([images[:, :, r:r + 4, c:c + 4].permute(0, 2, 3, 1).reshape(2, -1)
+                            for r in (0, 4) for c in (0, 4)], dim=1)
+    return torch.equal(patchify(images, 4), expected)
+
+
+def sees_patch_order(model: vit.ViT) -> bool:
+    """Eq. (1)'s E_pos is the only thing that tells the model where a patch is: swapping two
+    patches of an image must change the output."""
+    images = torch.rand(3, 1, 8, 8)
+    swapped = images.clone()
+    swapped[:, :, 0:2, 0:2], swapped[:, :, 6:8, 6:8] = images[:, :, 6:8, 6:8], images[:, :, 0:2, 0:2]
+    with torch.no_grad():
+        return not torch.allclose(model(images), model(swapped), atol=1e-5)
+
+
+def test_the_structural_checks_pass_on_the_implementation() -> None:
+    torch.manual_seed(0)
+    assert eq2_3_identity_path(vit.Block)
+    assert eq1_4_reads_the_class_token(vit.ViT())
+    assert features_are_layer_normalised(vit.ViT())
+    assert patches_are_image_blocks()
+    assert sees_patch_order(vit.ViT())
+
+
+# ---------------------------------------------------------------------------------- common mistakes
+
+class PostNormBlock(vit.Block):
+    """The original Transformer's order: LN after the residual add (ViT uses pre-norm, eqs. 2–3)."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        z = self.norm1(z + self.attn(z))
+        return self.norm2(z + self.mlp(z))
+
+
+class MeanPoolViT(vit.ViT):
+    """Reads out the mean of the patch tokens and ignores [class] (eq. 4 reads z_L^0)."""
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        z = self.embed(images)
+        for block in self.blocks:
+            z = block(z)
+        return self.norm(z[:, 1:].mean(dim=1))
+
+
+def test_mistake_post_norm() -> None:
+    assert eq2_3_identity_path(vit.Block)
+    assert not eq2_3_identity_path(PostNormBlock)
+
+
+def test_mistake_mean_pool_readout() -> None:
+    torch.manual_seed(0)
+    assert eq1_4_reads_the_class_token(vit.ViT())
+    torch.manual_seed(0)
+    assert not eq1_4_reads_the_class_token(MeanPoolViT())
+
+
+def test_mistake_no_final_layernorm() -> None:
+    torch.manual_seed(0)
+    model = vit.ViT()
+    model.norm = nn.Identity()                      # y = z_L^0 instead of LN(z_L^0)
+    assert not features_are_layer_normalised(model)
+    assert not eq1_4_reads_the_class_token(model)
+
+
+def test_mistake_patchify_by_plain_reshape() -> None:
+    """Reshaping (B, C, H, W) straight to (B, N, P²C) cuts rows of pixels, not P×P patches."""
+    def naive(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+        b, c, h, w = images.shape
+        return images.reshape(b, (h // patch_size) * (w // patch_size), patch_size ** 2 * c)
+
+    assert not patches_are_image_blocks(naive)
+
+
+def test_mistake_no_position_embedding() -> None:
+    torch.manual_seed(0)
+    model = vit.ViT().eval()
+    assert sees_patch_order(model)
+    with torch.no_grad():
+        model.pos_embed.zero_()                     # or forgetting to add E_pos in eq. (1)
+    assert not sees_patch_order(model)
+
+
 # ----------------------------------------------------------------------------------------- claims
 
 @pytest.fixture(scope="module")
@@ -173,7 +305,7 @@ def test_wrong_image_shape(shape: tuple[int, ...]) -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="heads: expected a divisor of dim=32, got 5"):
         vit.ViTConfig(heads=5)
-    with pytest.raises(ValueError, match="arch: expected 'vit' or 'cnn'"):
+    with pytest.raises(ValueError, match="arch: expected one of 'vit', 'cnn', got 'resnet'"):
         vit.run("resnet")
     with pytest.raises(ValueError, match="train_fraction"):
         vit.digits(0.0)
