@@ -31,6 +31,13 @@ def plain(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "‹").replace(">", "›").replace("\n", " ")
 
 
+def page_title(s: str) -> str:
+    """A YAML front-matter block giving a staged page its ``<title>`` (pages outside the nav get theirs
+    from the first heading otherwise, which the theme un-escapes)."""
+    import json
+    return f"---\ntitle: {json.dumps(plain(s), ensure_ascii=False)}\n---\n\n"
+
+
 def cell(s: str) -> str:
     """``text`` for a Markdown table cell (no pipes, one line)."""
     return text(s).replace("|", "\\|").replace("\n", " ")

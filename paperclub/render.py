@@ -231,7 +231,7 @@ def implementation_page(paper: Paper, project: Project) -> tuple[str, list[tuple
     impl = project.impl(paper.slug)
     deps = dependencies(project.notebook(paper.slug), project.impls)
     ordered = ([impl] if impl.exists() else []) + [d for d in deps if d != impl]
-    md = [f"# The implementation: {frag.text(paper.title)}", "",
+    md = [frag.page_title(f"Implementation: {paper.title}") + f"# The implementation: {frag.text(paper.title)}", "",
           "Each function and class, in the order the file reads (the paper's order), with its docstring "
           "beside the code. Plain Python: copy any block into the notebook and run it.", ""]
     outline: list[tuple[str, str]] = []
@@ -395,7 +395,7 @@ def handout_page(paper: Paper, result: NotebookResult, site_url: str | None = No
     here = SiteMap.handout(slug)
     sections = notes(paper, result.metrics)
     out = PageFiles("")
-    md = ['<div class="pc-handout" markdown>', "", f"# {frag.text(paper.title)}", "",
+    md = [frag.page_title(f"Handout: {paper.title}"), '<div class="pc-handout" markdown>', "", f"# {frag.text(paper.title)}", "",
           f"*{frag.text(', '.join(paper.authors))} — {frag.text(paper.venue)} {paper.year}* · "
           f"Session: {frag.text(frag.session_line(paper))}", "",
           f"**TL;DR.** {frag.text(paper.tldr)}", ""]

@@ -97,6 +97,11 @@ def next_session_box(papers: list[Paper], today: dt.date) -> str:
     return '<div class="pc-nextbox" markdown>\n\n' + "\n\n".join(boxes + [none]) + "\n\n</div>"
 
 
+def _ics(text: str) -> str:
+    """Calendar text: some clients render it as HTML, so no angle brackets survive (icalendar escapes the rest)."""
+    return text.replace("<", "‹").replace(">", "›")
+
+
 def calendar(papers: list[Paper]) -> bytes:
     """An iCalendar file with one event per scheduled session (stable UIDs, so updates replace).
 
@@ -116,13 +121,13 @@ def calendar(papers: list[Paper]) -> bytes:
         start = dt.datetime.combine(s.date, t)
         ev = Event()
         ev.add("uid", f"{p.slug}@paperclub")
-        ev.add("summary", f"Paper club: {p.title}")
+        ev.add("summary", _ics(f"Paper club: {p.title}"))
         ev.add("dtstart", start)
         ev.add("dtend", start + dt.timedelta(minutes=SESSION_MINUTES))
         ev.add("dtstamp", dt.datetime.combine(s.date, dt.time(0, 0), tzinfo=dt.timezone.utc))
         if s.room:
-            ev.add("location", s.room)
+            ev.add("location", _ics(s.room))
         desc = p.tldr + (f"\nPresenter: {s.presenter}" if s.presenter else "") + f"\nPaper: {p.links.paper}"
-        ev.add("description", desc)
+        ev.add("description", _ics(desc))
         cal.add_component(ev)
     return cal.to_ical()
