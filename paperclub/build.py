@@ -314,10 +314,10 @@ def judge(project: Project, papers: list[Paper], results: dict[str, NotebookResu
         for v in p.verdicts(metrics):
             problem = v.problem()
             if problem and v.missing:
-                raise PaperclubError(f"papers/{p.path.name}: {problem}")
+                raise PaperclubError(f"{p.label}: {problem}")
             if problem:
-                report.failed_claims.append(f"papers/{p.path.name}: {problem}")
-        texts = [(f"papers/{p.path.name}", p.body)]
+                report.failed_claims.append(f"{p.label}: {problem}")
+        texts = [(p.label, p.body)]
         if project.deck(p.slug).exists():
             texts.append((project.rel(project.deck(p.slug)), read_text(project.deck(p.slug))))
         for name, text in texts:
@@ -347,8 +347,7 @@ def build(project: Project, site: Path, cache: Path, *, only: list[str] | None =
                 raise PaperclubError(f"--only: unknown paper slug {unknown[0]!r} "
                                      f"(known: {', '.join(sorted(p.slug for p in papers))})")
             papers = [p for p in papers if p.slug in only]
-            prefixes = tuple(f"papers/{s}.md" for s in only) + tuple(f"notebooks/{s}.py" for s in only) + \
-                tuple(f"slides/{s}.md" for s in only) + tuple(f"minimal_impls/{s.replace('-', '_')}.py" for s in only)
+            prefixes = tuple(project.rel(f) for s in only for f in project.files_of(s).values())
             checked.problems = [x for x in checked.problems if x.startswith(prefixes) or not x.startswith(
                 ("papers/", "notebooks/", "slides/", "minimal_impls/"))]
             checked.warnings = [x for x in checked.warnings if x.startswith(prefixes)]

@@ -83,7 +83,7 @@ def _body_line(paper: Paper) -> int:
 
 def check_paper(project: Project, paper: Paper) -> tuple[list[str], list[str]]:
     slug, problems, warnings = paper.slug, [], []
-    pname = f"papers/{paper.path.name}"
+    pname = paper.label
     nb_path, impl_path, deck_path = project.notebook(slug), project.impl(slug), project.deck(slug)
     recorded: set[str] | None = None
     saved: set[str] = set()

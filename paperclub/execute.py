@@ -222,7 +222,7 @@ def plan(notebooks: dict[str, Path], impl_dir: Path, cache_dir: Path, versions: 
     jobs: list[Job] = []
     for slug, nb in sorted(notebooks.items()):
         if not nb.exists():
-            results[slug] = NotebookResult.failed(slug, 0.0, f"notebooks/{nb.name}: file not found")
+            results[slug] = NotebookResult.failed(slug, 0.0, f"{nb.parent.name}/{nb.name}: file not found")
             continue
         key = cache_key(nb, impl_dir, versions, (inputs or {}).get(slug, []))
         run = RunDir(cache_dir / slug)
@@ -248,7 +248,7 @@ def run_job(job: Job, impl_dir: Path, cache_dir: Path, *, threads: int, limit_s:
     path = os.pathsep.join(x for x in (str(impl_dir.parent.resolve()), os.environ.get("PYTHONPATH")) if x)
     env = dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                PYTHONHASHSEED="0", MPLBACKEND="module://matplotlib_inline.backend_inline")
-    name = f"notebooks/{job.notebook.name}"
+    name = f"{job.notebook.parent.name}/{job.notebook.name}"
     try:
         proc = subprocess.run([sys.executable, "-m", "paperclub.execute", str(job.notebook), str(run.path),
                                str(limit_s)], capture_output=True, text=True, timeout=limit_s, env=env,

@@ -103,6 +103,9 @@ class SiteMap:
     def handout(slug: str) -> str: return f"handouts/{slug}.md"
 
     @staticmethod
+    def handout_figure(slug: str, name: str) -> str: return f"handouts/{slug}-{name}"
+
+    @staticmethod
     def built(doc: str) -> str:
         """The HTML file the site engine writes for a staged file (``use_directory_urls``)."""
         p = PurePosixPath(doc)

@@ -224,6 +224,11 @@ class Paper(Strict):
     body: str = ""
 
     @property
+    def label(self) -> str:
+        """The paper file as messages name it."""
+        return label(self.path)
+
+    @property
     def module(self) -> str:
         return self.slug.replace("-", "_")
 
@@ -235,7 +240,7 @@ class Paper(Strict):
         for c in self.claims:
             if c.metric == metric:
                 return c
-        raise KeyError(f"papers/{self.slug}.md: no claim on metric {metric!r} "
+        raise KeyError(f"{self.label}: no claim on metric {metric!r} "
                        f"(claims: {', '.join(c.metric for c in self.claims) or 'none'})")
 
     def sections(self) -> dict[str, str]:
@@ -251,6 +256,11 @@ class Paper(Strict):
                 f"  author = {{{' and '.join(self.authors)}}},\n"
                 f"  booktitle = {{{self.venue}}},\n  year = {{{self.year}}},\n"
                 f"  url = {{{self.links.paper}}}\n}}")
+
+
+def label(path: Path) -> str:
+    """``papers/<file>`` for a paper file in a project's papers folder, else the file's name."""
+    return f"{path.parent.name}/{path.name}" if path.parent.name == "papers" else path.name
 
 
 def split_sections(body: str) -> dict[str, str]:
@@ -291,7 +301,7 @@ def _describe(err: dict[str, Any]) -> str:
 
 def parse_paper(path: Path) -> Paper:
     """Read and validate one paper file; raise PaperclubError listing every problem in it, one per line."""
-    name = path.name if path.parent.name != "papers" else f"papers/{path.name}"
+    name = label(path)
     try:
         raw = path.read_bytes()
     except OSError as err:
@@ -345,7 +355,7 @@ def check_papers(folder: Path) -> tuple[list[Paper], list[str]]:
     papers: list[Paper] = []
     problems: list[str] = []
     for odd in sorted(f for f in folder.glob("*") if f.suffix.lower() == ".md" and f.suffix != ".md") if folder.is_dir() else []:
-        problems.append(f"papers/{odd.name}: ignored: paper files must end in '.md' (lowercase); rename it")
+        problems.append(f"{label(odd)}: ignored: paper files must end in '.md' (lowercase); rename it")
     if not files:
         problems.append(f"{folder}: no paper files (*.md) found")
     for f in files:
@@ -357,7 +367,7 @@ def check_papers(folder: Path) -> tuple[list[Paper], list[str]]:
     for p in papers:
         for i, pre in enumerate(p.prerequisites):
             if pre not in slugs:
-                problems.append(f"papers/{p.slug}.md: field 'prerequisites[{i}]': unknown paper slug {pre!r} "
+                problems.append(f"{p.label}: field 'prerequisites[{i}]': unknown paper slug {pre!r} "
                                 f"(known: {', '.join(sorted(slugs))})")
     return papers, problems
 

@@ -43,7 +43,7 @@ class PageFiles:
 
 def notes(paper: Paper, metrics: dict) -> dict[str, str]:
     """The paper's notes sections with math isolated and ``{{ metric }}`` references rendered."""
-    where = f"papers/{paper.path.name}"
+    where = paper.label
     body = render_refs(paper.body, metrics, where)
     from paperclub.papers import split_sections
     return {k: frag.isolate_display_math(v) for k, v in split_sections(body).items()}
@@ -406,7 +406,7 @@ def handout_page(paper: Paper, result: NotebookResult, site_url: str | None = No
     figs = {f.stem: f for f in result.figures}
     if fig_name and fig_name in figs:
         f = figs[fig_name]
-        dest = f"handouts/{slug}-{f.name}"
+        dest = SiteMap.handout_figure(slug, f.name)
         out.copies.append((f, dest))
         md += [f'<figure class="pc-handout-figure" markdown>', "",
                f"![A figure from the {frag.attr(paper.title)} notebook]({SiteMap.link(here, dest)})", "", "</figure>", ""]

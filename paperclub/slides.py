@@ -138,7 +138,7 @@ def _claims_sections(paper: Paper, result: NotebookResult, heading_md: str, note
 
 def build_deck(paper: Paper, result: NotebookResult, source: Path, mkdocs_yml: Path) -> Deck:
     """Render ``source`` into a deck: its HTML, its slide count and the figures it uses."""
-    name = f"slides/{source.name}"
+    name = f"{source.parent.name}/{source.name}"
     if not source.exists():
         raise PaperclubError(f"{name}: deck not found (every paper needs one; 'paperclub new' scaffolds it)")
     slides = split_slides(render_refs(read_text(source, name), result.metrics, name))

@@ -121,3 +121,15 @@ def test_split_sections_keeps_order_and_preamble():
         b text
         """)
     assert split_sections(body) == {"": "intro", "A": "a text", "B": "b text"}
+
+
+def test_the_season_meets_the_trust_bar():
+    """Every paper of the season: ≥ 3 claims with controls, 4–6 common mistakes each naming a test that
+    exists, every claim and {{ reference }} on a metric its notebook records, nothing unparsable."""
+    from paperclub.check import check_project
+    from paperclub.layout import Project
+
+    root = Path(__file__).resolve().parent.parent
+    report = check_project(Project(root))
+    assert len(report.papers) == 10
+    assert report.problems == [] and report.warnings == [], "\n".join(report.problems + report.warnings)

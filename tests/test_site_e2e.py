@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from paperclub.audit import audit_site, page_weights
+from paperclub.audit import PAGE_BUDGET, audit_site, page_weights
 from paperclub.papers import load_papers
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE_BUDGET = 2 * 1024 * 1024
 pytestmark = pytest.mark.slow
 
 
@@ -29,17 +28,20 @@ def test_every_paper_page_and_deck(built_site):
     for p in papers:
         page = (site / "papers" / p.slug / "index.html").read_text()
         assert "Claims, checked by the notebook" in page, p.slug
-        assert page.count('class="pc-holds"') + page.count('class="pc-fails"') == len(p.claims), p.slug
+        assert page.count('class="pc-holds"') == len(p.claims), f"{p.slug}: a claim does not hold or is vacuous"
+        assert "{{" not in page, f"{p.slug}: an unrendered reference"
         assert 'class="arithmatex"' in page, f"{p.slug}: no math on the page"
         assert re.search(r'<img[^>]+src="notebook_files/[^"]+\.(png|gif)"', page), f"{p.slug}: no notebook figure"
         assert f'href="papers/{p.slug}/"' in home, f"home page does not link to {p.slug}"
         nb = json.loads((site / "papers" / p.slug / f"{p.slug}.ipynb").read_text())
         assert nb["nbformat"] == 4 and nb["cells"]
         deck = (site / "slides" / p.slug / "index.html").read_text()
-        n_slides = deck.count("<section>")
+        n_slides = deck.count("<section")
         assert 8 <= n_slides <= 16, f"{p.slug}: deck has {n_slides} slides"
         assert '<aside class="notes">' in deck
     assert not report.failed_claims, report.failed_claims
+    # numbers bound to the run: no measured figure typed by hand into notes or decks
+    assert not report.warnings, "\n".join(report.warnings)
 
 
 def test_vae_page_has_claims_figures_and_math(built_site):
