@@ -53,12 +53,9 @@ import numpy as np
 from scipy import ndimage
 from scipy.integrate import cumulative_trapezoid
 
+from minimal_impls.common import check_arg, check_choice, check_number, check_positive
+
 Array = np.ndarray
-
-
-def _positive(name: str, value: float) -> None:
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}: expected a positive number, got {value}")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -68,32 +65,82 @@ def _positive(name: str, value: float) -> None:
 # Least squares over a window gives the 2×2 normal equations G u = -b with the structure tensor
 # G = Σ [Ix², IxIy; IxIy, Iy²]. If G's smaller eigenvalue is tiny the window has no texture (or only
 # an edge: the aperture problem) and the flow is *unknown*, not zero — we return NaN for it.
+#
+# Iterating (Gauss–Newton): warp I1 back by the current estimate u_q and linearise again. Each pixel
+# q then says "the true flow u* satisfies ∇I_q·u* ≈ ∇I_q·u_q − It_q", and the window around p solves
+#     G_p u_p = Σ_q w_pq ∇I_q (∇I_qᵀ u_q − It_q)                                    (per-window flow)
+# With one flow per patch (u_q = u_p) this is the textbook additive update u += −G⁻¹ Σ ∇I It. With a
+# dense field the Σ_q ∇I_q∇I_qᵀ u_q term matters: dropping it (adding −G_p⁻¹ Σ_q ∇I_q It_q to u_p, a
+# "Jacobi sweep") feeds each pixel its neighbours' errors, and under a box window, whose Fourier
+# transform has negative lobes, the high-frequency part of the error *grows* with every iteration.
+# `jacobi=True` keeps that mistake available for the tests and the notebook.
+
+LK_ITERATIONS = 3  # Gauss–Newton steps per pyramid level in the odometry pipeline (section 4)
+
+
+_BINOMIAL = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0   # Burt & Adelson's 5-tap Gaussian (σ ≈ 1)
+
 
 def _blur_down(images: Array) -> Array:
-    """One pyramid level: Gaussian anti-alias blur, then keep every second row and column."""
-    return ndimage.gaussian_filter(images, sigma=(0, 1.0, 1.0))[:, ::2, ::2]
+    """One pyramid level: 5-tap binomial anti-alias blur, then keep every second row and column."""
+    rows = ndimage.correlate1d(images, _BINOMIAL, axis=1, mode="nearest")[:, ::2]
+    return ndimage.correlate1d(rows, _BINOMIAL, axis=2, mode="nearest")[:, :, ::2]
 
 
-def _window_sum(x: Array, window: int | None) -> Array:
-    """Σ over the whole patch (window=None → one flow per image) or over a k×k box around each pixel."""
-    if window is None:
-        return x.sum(axis=(-2, -1))
-    return ndimage.uniform_filter(x, size=(1, window, window), mode="constant") * window**2
+def _central_gradient(images: Array) -> Array:
+    """∇I = (∂I/∂x, ∂I/∂y) stacked as (2, N, H, W), central differences; 0 on the 1-px frame, which
+    the caller masks out (differences there would be one-sided)."""
+    grad = np.zeros((2,) + images.shape)
+    np.subtract(images[:, 1:-1, 2:], images[:, 1:-1, :-2], out=grad[0, :, 1:-1, 1:-1])
+    np.subtract(images[:, 2:, 1:-1], images[:, :-2, 1:-1], out=grad[1, :, 1:-1, 1:-1])
+    grad *= 0.5
+    return grad
+
+
+def _window_sum(x: Array, window: int) -> Array:
+    """Σ over the k×k box around each pixel (of the last two axes)."""
+    size = (1,) * (x.ndim - 2) + (window, window)
+    return ndimage.uniform_filter(x, size=size, mode="constant") * window**2
+
+
+def _sums(terms: Array, wgt: Array, window: int | None) -> Array:
+    """Σ over each window of wgt · term, for a stack of per-pixel terms (K, N, H, W) → (K, N[, H, W])."""
+    if window is None:   # one window per patch: a batched dot product over its pixels
+        k, n = terms.shape[:2]
+        return np.matmul(terms.reshape(k, n, 1, -1), wgt.reshape(1, n, -1, 1))[..., 0, 0]
+    return _window_sum(terms * wgt, window)
 
 
 def _warp(images: Array, flow: Array) -> tuple[Array, Array]:
-    """Sample images at x + u (bilinear); flow is (N, 2) or (N, H, W, 2) in pixels, (dx, dy).
+    """Sample images at x + u (bilinear, edges repeated); flow is (N, 2) or (N, H, W, 2) px, (dx, dy).
 
-    Also returns where x + u fell inside the image: outside it the samples are made up.
+    What `map_coordinates(order=1, mode="nearest")` computes, written as 2-D gathers so that
+    nothing is interpolated along the batch axis. Also returns where x + u fell inside the image:
+    outside it the samples are made up.
     """
     n, h, w = images.shape
-    rows, cols = np.meshgrid(np.arange(h, dtype=float), np.arange(w, dtype=float), indexing="ij")
     if flow.ndim == 2:
-        flow = np.broadcast_to(flow[:, None, None, :], (n, h, w, 2))
-    r, c = rows + flow[..., 1], cols + flow[..., 0]
-    idx = np.broadcast_to(np.arange(n, dtype=float)[:, None, None], (n, h, w))
+        # One shift per patch: gather one (H+1)×(W+1) block per image at its integer offset, then
+        # blend its four corner-shifted views with the shared fractional part.
+        c = np.clip(np.arange(w + 1) + np.floor(flow[:, :1]), 0, w - 1).astype(int)   # (N, W+1)
+        r = np.clip(np.arange(h + 1) + np.floor(flow[:, 1:]), 0, h - 1).astype(int)   # (N, H+1)
+        block = images.reshape(-1).take((np.arange(n)[:, None, None] * h + r[:, :, None]) * w + c[:, None, :])
+        fc, fr = (flow[:, 0] % 1.0)[:, None, None], (flow[:, 1] % 1.0)[:, None, None]
+        across = block[:, :, :-1] + fc * np.diff(block, axis=2)             # along rows, then down
+        top, bottom = across[:, :-1], across[:, 1:]
+        cols, rows = np.arange(w) + flow[:, :1], np.arange(h) + flow[:, 1:]
+        inside = (((rows >= 0) & (rows <= h - 1))[:, :, None]) & (((cols >= 0) & (cols <= w - 1))[:, None, :])
+        return top + fr * (bottom - top), inside
+    c = np.arange(w, dtype=float) + flow[..., 0]                     # (N, H, W)
+    r = np.arange(h, dtype=float)[:, None] + flow[..., 1]
     inside = (r >= 0) & (r <= h - 1) & (c >= 0) & (c <= w - 1)
-    return ndimage.map_coordinates(images, np.stack([idx, r, c]), order=1, mode="nearest"), inside
+    c, r = np.clip(c, 0, w - 1), np.clip(r, 0, h - 1)                # "nearest": repeat the edge
+    c0, r0 = np.minimum(c.astype(int), w - 2), np.minimum(r.astype(int), h - 2)
+    fc, fr = c - c0, r - r0
+    flat, base = images.reshape(n, h * w), (r0 * w + c0).reshape(n, -1)
+    tl, tr, bl, br = (np.take_along_axis(flat, base + off, axis=1).reshape(n, h, w) for off in (0, 1, w, w + 1))
+    top, bottom = tl + fc * (tr - tl), bl + fc * (br - bl)
+    return top + fr * (bottom - top), inside
 
 
 def _min_eigenvalue(gxx: Array, gxy: Array, gyy: Array) -> Array:
@@ -101,31 +148,61 @@ def _min_eigenvalue(gxx: Array, gxy: Array, gyy: Array) -> Array:
     return 0.5 * (gxx + gyy) - np.sqrt(0.25 * (gxx - gyy) ** 2 + gxy**2)
 
 
-def lucas_kanade(img0: Array, img1: Array, window: int | None = None, levels: int = 2,
-                 iterations: int = 3, min_eigenvalue: float = 1e-4) -> tuple[Array, Array]:
+def pyramid_levels(max_motion: float, patch: int) -> int:
+    """Levels so that the expected motion is ≤ 1 px at the coarsest one (LK's capture range), capped
+    by the patch size (the coarsest level keeps ≥ 8 px)."""
+    check_positive("max_motion", max_motion)
+    need = 1 + max(0, int(np.ceil(np.log2(max_motion))))
+    return max(1, min(need, 1 + int(np.floor(np.log2(patch / 8)))))
+
+
+def lucas_kanade(img0: Array, img1: Array, window: int | None = None, levels: int | None = None,
+                 iterations: int = 3, min_eigenvalue: float = 1e-4, max_motion: float = 2.0,
+                 max_residual: float = 0.3, jacobi: bool = False) -> tuple[Array, Array]:
     """Pyramidal Lucas–Kanade flow from img0 to img1 (so that img1(x + u) ≈ img0(x)).
 
     img0, img1: (H, W) or (N, H, W) images with intensities of order 1.
     window: None → one flow vector per image (the whole patch is the window, like a flow-sensor
         chip); an odd k → a dense flow field with a k×k window around each pixel.
+    levels: pyramid levels; None → enough for `max_motion` px (see `pyramid_levels`).
+    max_residual: after the last step, the residual that no translation explains, expressed as a
+        misalignment in px (√(Σ r²/Σ|∇I|²)); above it the two windows do not match (the motion was
+        beyond the pyramid's reach, or the content changed) and the flow is flagged unreliable.
+    jacobi: the common mistake described above (dense fields only; identical when window=None).
     Returns ``flow`` in pixels as (dx, dy) — shape (N, 2), or (N, H, W, 2) when dense (no N axis for
     2-D input) — and a boolean ``reliable`` mask; unreliable flow is NaN.
     """
     img0, img1 = np.asarray(img0, dtype=float), np.asarray(img1, dtype=float)
-    if img0.shape != img1.shape or img0.ndim not in (2, 3):
-        raise ValueError(f"img0, img1: expected two arrays of the same shape (H, W) or (N, H, W), "
-                         f"got {img0.shape} and {img1.shape}")
-    if window is not None and (window < 3 or window % 2 == 0):
-        raise ValueError(f"window: expected None or an odd integer >= 3, got {window}")
-    if levels < 1 or iterations < 1:
-        raise ValueError(f"levels, iterations: expected integers >= 1, got {levels}, {iterations}")
+    check_arg(img0.shape == img1.shape and img0.ndim in (2, 3), "img0, img1",
+              "two arrays of the same shape (H, W) or (N, H, W)", f"{img0.shape} and {img1.shape}")
+    check_arg(window is None or (isinstance(window, int) and window >= 3 and window % 2 == 1), "window",
+              "None or an odd integer >= 3", window)
+    check_number("iterations", iterations, low=1, integer=True)
+    check_positive("max_residual", max_residual)
     single = img0.ndim == 2
     if single:
         img0, img1 = img0[None], img1[None]
-    if min(img0.shape[1:]) < 2 ** (levels - 1) * 8:
-        raise ValueError(f"levels: {levels} levels need patches of at least {2 ** (levels - 1) * 8} px, "
-                         f"got {img0.shape[1:]}")
+    if levels is None:
+        levels = pyramid_levels(max_motion, min(img0.shape[1:]))
+    check_number("levels", levels, low=1, integer=True)
+    check_arg(min(img0.shape[1:]) >= 2 ** (levels - 1) * 8, "levels",
+              f"patches of at least {2 ** (levels - 1) * 8} px for {levels} levels", img0.shape[1:])
 
+    # Work through the batch in blocks of about 32k pixels: every intermediate array then stays in
+    # the CPU cache instead of being streamed through memory a dozen times per iteration (≈1.4×).
+    block = max(1, _BLOCK_PIXELS // (img0.shape[1] * img0.shape[2]))
+    parts = [_lucas_kanade_block(img0[i:i + block], img1[i:i + block], window, levels, iterations,
+                                 min_eigenvalue, max_residual, jacobi) for i in range(0, len(img0), block)]
+    flow, reliable = (np.concatenate(x) for x in zip(*parts))
+    return (flow[0], reliable[0]) if single else (flow, reliable)
+
+
+_BLOCK_PIXELS = 32768
+
+
+def _lucas_kanade_block(img0: Array, img1: Array, window: int | None, levels: int, iterations: int,
+                        min_eigenvalue: float, max_residual: float, jacobi: bool) -> tuple[Array, Array]:
+    """`lucas_kanade` on a (N, H, W) block of checked input."""
     pyramid = [(img0, img1)]
     for _ in range(levels - 1):
         pyramid.append((_blur_down(pyramid[-1][0]), _blur_down(pyramid[-1][1])))
@@ -136,27 +213,43 @@ def lucas_kanade(img0: Array, img1: Array, window: int | None = None, levels: in
         if level > 0:  # coarse-to-fine: pass the coarser estimate down, doubled
             flow = 2.0 * flow if window is None else 2.0 * np.repeat(np.repeat(flow, 2, 1), 2, 2)
             flow = flow if window is None else flow[:, : i0.shape[1], : i0.shape[2]]
-        iy, ix = np.gradient(i0, axis=(1, 2))
-        # A 1-px frame is dropped: central differences there are one-sided.
-        frame = np.zeros(i0.shape[1:])
+        grad = _central_gradient(i0)                      # (Ix, Iy)
+        ix, iy = grad
+        frame = np.zeros(i0.shape[1:])                    # the 1-px frame is dropped
         frame[1:-1, 1:-1] = 1.0
+        tensor = grad[[0, 0, 1]] * grad[[0, 1, 1]]        # per-pixel ∇I∇Iᵀ (xx, xy, yy), fixed on this level
         for _ in range(iterations):
+            u, v = (flow[:, 0, None, None], flow[:, 1, None, None]) if window is None else (flow[..., 0], flow[..., 1])
             warped, inside = _warp(i1, flow)  # undo the current estimate, then look at what is left
             it, wgt = warped - i0, frame * inside
-            gxx, gxy, gyy, bx, by = (_window_sum(q * wgt, window)
-                                     for q in (ix * ix, ix * iy, iy * iy, ix * it, iy * it))
+            gxx, gxy, gyy = _sums(tensor, wgt, window)       # G
+            ex, ey = _sums(grad * it, wgt, window)             # Σ ∇I It
+            if jacobi:   # the mistake: each pixel's own increment, summed over its neighbours
+                bx, by = -ex, -ey
+            elif window is None:  # one flow per window: Σ ∇I∇Iᵀu = G u
+                bx, by = gxx * flow[:, 0] + gxy * flow[:, 1] - ex, gxy * flow[:, 0] + gyy * flow[:, 1] - ey
+            else:        # per-window flow: each pixel's constraint, linearised at its own estimate
+                tx, ty = _sums(np.stack([tensor[0] * u + tensor[1] * v, tensor[1] * u + tensor[2] * v]), wgt, window)
+                bx, by = tx - ex, ty - ey
             det = gxx * gyy - gxy**2
-            with np.errstate(divide="ignore", invalid="ignore"):  # singular G: caught just below
-                du = -(gyy * bx - gxy * by) / det   # G⁻¹ (−b), written out for 2×2
-                dv = -(gxx * by - gxy * bx) / det
-            flow = flow + np.nan_to_num(np.stack([du, dv], axis=-1), nan=0.0, posinf=0.0, neginf=0.0)
+            ok = det > 1e-12 * (gxx + gyy) ** 2 + 1e-300        # singular G: keep the estimate
+            with np.errstate(divide="ignore", invalid="ignore"):
+                new = np.stack([(gyy * bx - gxy * by) / det, (gxx * by - gxy * bx) / det], axis=-1)  # G⁻¹ b
+            new = flow + new if jacobi else new
+            flow = np.where(ok[..., None], new, flow)
 
-    # Reliability: the smaller eigenvalue of G per pixel of the window (finest level) must be large
-    # enough, or the least-squares problem is ill-posed (flat patch, or a single edge).
-    area = np.maximum(_window_sum(wgt, window), 1.0)
-    reliable = _min_eigenvalue(gxx, gxy, gyy) / area > min_eigenvalue
-    flow = np.where(reliable[..., None], flow, np.nan)
-    return (flow[0], reliable[0]) if single else (flow, reliable)
+    # Reliability, two tests at the finest level. (1) The smaller eigenvalue of G per pixel of the
+    # window must be large enough, or the least-squares problem is ill-posed (flat patch, lone edge).
+    # (2) What is left after the last step, It + ∇I·Δu, must be small: a window that LK "aligned"
+    # with the wrong content (motion beyond the pyramid's capture range) leaves a large residual.
+    du, dv = (flow[:, 0, None, None] - u, flow[:, 1, None, None] - v) if window is None else \
+        (flow[..., 0] - u, flow[..., 1] - v)
+    (res,) = _sums(((it + ix * du + iy * dv) ** 2)[None], wgt, window)
+    area = wgt.sum(axis=(-2, -1)) if window is None else _window_sum(wgt, window)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        misalignment = np.sqrt(res / (gxx + gyy))
+    reliable = (_min_eigenvalue(gxx, gxy, gyy) / np.maximum(area, 1.0) > min_eigenvalue) & (misalignment <= max_residual)
+    return np.where(reliable[..., None], flow, np.nan), reliable
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -266,7 +359,7 @@ class FlightConfig:
 
     def __post_init__(self) -> None:
         for name in ("duration", "rate", "speed", "h_nominal", "osc_freq", "phi_deg"):
-            _positive(name, getattr(self, name))
+            check_positive(name, getattr(self, name))
         for name in ("h_spread", "h_drift", "osc_amplitude", "flow_noise", "acc_noise", "acc_bias"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: expected a number >= 0, got {getattr(self, name)}")
@@ -467,8 +560,8 @@ def estimate_height(omega_div: Array, div_var: Array, imu_az: Array, dt: float, 
     omega_div, imu_az = np.asarray(omega_div, dtype=float), np.asarray(imu_az, dtype=float)
     if omega_div.shape != imu_az.shape or omega_div.ndim != 2:
         raise ValueError(f"omega_div, imu_az: expected two (B, T) arrays, got {omega_div.shape}, {imu_az.shape}")
-    _positive("dt", dt)
-    _positive("h_prior", h_prior)
+    check_positive("dt", dt)
+    check_positive("h_prior", h_prior)
     a = np.array([[1.0, dt, -0.5 * dt**2], [0.0, 1.0, -dt], [0.0, 0.0, 1.0]])      # (C)
     b = np.array([[0.5 * dt**2], [dt], [0.0]])
     g = b[:, 0]
