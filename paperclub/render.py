@@ -296,7 +296,7 @@ def header(paper: Paper, result: NotebookResult, all_papers: dict[str, Paper]) -
     md = [f"# {frag.text(paper.title)}", ""]
     if paper.status == "draft":
         md += ['!!! warning "Draft"', "    This paper is a scaffold still being written; its figures are placeholders.", ""]
-    md += ['<div class="pc-meta" markdown>', "",
+    md += ['<div class="pc-meta" markdown data-search-exclude>', "",
            f"**{frag.text(', '.join(paper.authors))}** — {frag.text(paper.venue)} {paper.year} · {' · '.join(links)}", "",
            tags, "",
            f"**Session:** {frag.text(frag.session_line(paper))}", "",
@@ -365,8 +365,27 @@ def paper_page(paper: Paper, result: NotebookResult, project: Project, all_paper
             md += ["## Cite", "", "```bibtex", paper.bibtex_entry(), "```", ""]
         elif sections.get(part):
             md += [f"## {part}", "", sections[part], ""]
-    out.markdown = "\n".join(md)
+    synonyms = spelling_variants("\n".join([paper.tldr, *sections.values()]))
+    if synonyms:  # Lunr stems -isation and -ization apart: index the other spelling too
+        md += [f'<p class="pc-synonyms" aria-hidden="true">{" ".join(synonyms)}</p>', ""]
+    meta = {"title": frag.plain(paper.title), "tags": [t.replace("-", " ") for t in paper.tags]}
+    out.markdown = "---\n" + json.dumps(meta, ensure_ascii=False) + "\n---\n\n" + "\n".join(md)
     return out
+
+
+_SPELLING = re.compile(r"\b([A-Za-z]{3,}?)(is|iz|ys|yz)(ation|ations|e|es|ed|ing|er|ers)\b")
+
+
+def spelling_variants(prose: str) -> list[str]:
+    """The American spelling of every British -ise/-isation word in ``prose`` (and the reverse)."""
+    out: set[str] = set()
+    for m in _SPELLING.finditer(prose):
+        stem, mid, end = m.groups()
+        other = {"is": "iz", "iz": "is", "ys": "yz", "yz": "ys"}[mid]
+        word = (stem + mid + end).lower()
+        if len(word) >= 8 and (mid in ("is", "iz") and end.startswith("ation") or end in ("e", "ed", "es", "ing", "er", "ers")):
+            out.add((stem + other + end).lower())
+    return sorted(out)
 
 
 # --------------------------------------------------------------------------- handouts
