@@ -460,3 +460,23 @@ def run(arch: str = "vit", train_fraction: float = 1.0, steps: int = 600, seed: 
     model = ViT(config) if arch == "vit" else SmallCNN()
     losses = train(model, x_tr, y_tr, steps=steps, seed=seed)
     return RunResult(model, accuracy(model, x_te, y_te), losses)
+
+
+def data_scaling(fractions: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0), seeds: tuple[int, ...] = (0, 1),
+                 steps: int = 600, known: dict[tuple[str, float, int], float] | None = None
+                 ) -> dict[tuple[str, float], list[float]]:
+    """Test accuracy of the ViT, the CNN and logistic regression on raw pixels for every training
+    fraction and seed: ``{(arch, fraction): [accuracy per seed]}``, arch in "vit", "cnn", "logreg".
+
+    Every network gets the same budget (``steps`` steps of 64 images) whatever the fraction, so the
+    curves compare what the models make of the data, not how long they trained. ``known`` passes in
+    accuracies already measured, keyed ``(arch, fraction, seed)``, so a run is never trained twice.
+    """
+    known = known or {}
+    out: dict[tuple[str, float], list[float]] = {}
+    for frac in fractions:
+        out["logreg", frac] = [pixel_baseline_accuracy("logreg", frac, seed=s) for s in seeds]
+        for arch in ("vit", "cnn"):
+            out[arch, frac] = [known[arch, frac, s] if (arch, frac, s) in known
+                               else run(arch, train_fraction=frac, steps=steps, seed=s).test_accuracy for s in seeds]
+    return out
