@@ -300,7 +300,7 @@ def header(paper: Paper, result: NotebookResult, all_papers: dict[str, Paper]) -
            f"**{frag.text(', '.join(paper.authors))}** — {frag.text(paper.venue)} {paper.year} · {' · '.join(links)}", "",
            tags, "",
            f"**Session:** {frag.text(frag.session_line(paper))}", "",
-           f"**Notebook:** runs in {result.seconds:.1f} s on a laptop CPU · {_downloads(slug)}", "",
+           f"**Notebook:** {result.seconds:.0f} s of CPU time, top to bottom · {_downloads(slug)}", "",
            f"**For the session:** [Slides]({SiteMap.link(page, SiteMap.deck(slug))}) · "
            f"[One-page handout]({SiteMap.link(page, SiteMap.handout(slug))})", "", "</div>", ""]
     if paper.prerequisites:
@@ -343,7 +343,8 @@ def paper_page(paper: Paper, result: NotebookResult, project: Project, all_paper
                     md += [f"## {name}", "", body, ""]
         elif part == "@notebook":
             md += ["## The notebook, executed", "",
-                   f"Executed top to bottom by `paperclub build` in {result.seconds:.1f} s. {_downloads(slug)}", ""]
+                   f"Executed top to bottom by `paperclub build` in {result.seconds:.1f} s of CPU time (one thread). "
+                   f"{_downloads(slug)}", ""]
             if result.run is not None:
                 body, files = notebook_markdown(result.run.notebook, slug)
                 out.blobs.update({f"{here}/{name}": blob for name, blob in files.items()})

@@ -32,6 +32,8 @@ class RunDir:
     def meta_file(self) -> Path: return self.path / "meta.json"
     @property
     def error_file(self) -> Path: return self.path / "error.txt"
+    @property
+    def cpu_file(self) -> Path: return self.path / "cpu_seconds.txt"
 
     # ------------------------------------------------------------------ the process boundary
     def env(self) -> dict[str, str]:
