@@ -26,14 +26,15 @@ from paperclub.audit import page_weights  # noqa: E402
 from paperclub.build import build  # noqa: E402
 from paperclub.execute import execute_all  # noqa: E402
 from paperclub.papers import load_papers  # noqa: E402
-from paperclub.render import Project  # noqa: E402
+from paperclub.layout import Project  # noqa: E402
 
 BUDGETS = {"notebook": 60.0, "cold": 360.0, "warm": 15.0, "tests": 600.0, "page": 2 * 1024 * 1024}
 
 
 def copy_project(dest: Path) -> Path:
-    for name in ("papers", "notebooks", "minimal_impls", "slides", "docs"):
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
+    for name in ("papers", "notebooks", "minimal_impls", "slides", "docs", "tests", "data"):
+        if (ROOT / name).exists():  # tests/: the papers' "Common mistakes" name tests that check verifies
+            shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
     shutil.copy2(ROOT / "mkdocs.yml", dest / "mkdocs.yml")
     (dest / "node_modules").symlink_to(ROOT / "node_modules", target_is_directory=True)
     return dest
