@@ -404,6 +404,7 @@ shares = [results["unclamped_knee_flip_fraction"], results["raw_sign_knee_flip_f
 bars = axes[1].bar(["by sin θ3", "by sign of\nwound θ3", "with joint\nlimits"], [100 * v for v in shares],
                    color=["tab:blue", "tab:gray", "tab:green"])
 axes[1].bar_label(bars, labels=[f"{100 * v:.1f} %" for v in shares], fontsize=13)
+axes[1].set_ylim(0, 125 * max(shares))
 axes[1].set_ylabel("knees flipped against eq. (17) (%)", fontsize=13)
 axes[1].set_title("Count by the sine", fontsize=15)
 axes[1].tick_params(labelsize=12)
