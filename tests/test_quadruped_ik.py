@@ -253,7 +253,7 @@ def test_claim_holds_and_its_control_fails(results: dict[str, float], metric: st
     verdict(results, metric)
 
 
-def test_speed_claims_on_a_small_run(results: dict[str, float]) -> None:
+def test_closed_form_beats_scipy_on_a_small_run(results: dict[str, float]) -> None:
     # Timings are the bench's and the notebook's business; here only the direction, so a busy CI
     # machine cannot fail it: the closed form beats scipy, one call at a time and batched.
     assert results["single_call_speedup"] > 10 and results["batched_speedup"] > 10
