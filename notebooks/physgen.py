@@ -125,6 +125,20 @@ fig.tight_layout()
 paperclub.savefig(fig, "pipeline")
 plt.show()
 
+# The same story for a slide: three panels, labels readable from the back row.
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+show(axes[0], scene.image, "input image", 15)
+show(axes[1], faded(result.background), "simulated paths", 15)
+for name in names:
+    traj = result.rollouts[name].trajectory
+    axes[1].plot(*traj.pos[:, controls[name][0].target].T, color=styles[name], lw=2.5, label=name)
+axes[1].legend(fontsize=12, loc="upper right")
+show(axes[2], frames[16], "rendered frame (lob)", 15)
+fig.suptitle("Perception → simulation → rendering", fontsize=16)
+fig.tight_layout()
+paperclub.savefig(fig, "pipeline-slide")
+plt.close(fig)
+
 # %% [markdown]
 # ## 1. Perception (§3.1)
 #
@@ -170,6 +184,14 @@ fig.suptitle("Segmentation by shading-free colour", fontsize=11)
 fig.tight_layout()
 paperclub.savefig(fig, "segmentation")
 plt.show()
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+show(axes[0], cluster_rgb[labels], "8 colour clusters", 15)
+show(axes[1], errors, "masks: hit, extra (red), missed (blue)", 15)
+fig.suptitle(f"Segmentation: mean IoU {seg_score(per.masks, scene.masks):.2f} against the painted masks", fontsize=16)
+fig.tight_layout()
+paperclub.savefig(fig, "segmentation-slide")
+plt.close(fig)
 
 # %% [markdown]
 # Objects separate cleanly from the photo's own colours because we painted them in hues the
@@ -291,6 +313,29 @@ fig.tight_layout()
 paperclub.savefig(fig, "physics-checks")
 plt.show()
 
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+for i, (d, label) in enumerate([(drop, "bounce on touch (ours)"), (drop_spec, "bounce on speculative contact"),
+                                (drop_euler, "semi-implicit Euler")]):
+    axes[0].bar(bounces + (i - 1) * 0.27, 100 * d["rel_error"], width=0.27, label=label)
+axes[0].axhspan(-0.5, 0.5, color="0.85", zorder=0, label="±0.5 %")
+axes[0].set_xticks(bounces)
+axes[0].set_xlabel("bounce n", fontsize=14)
+axes[0].set_ylabel("apex error vs $e^{2n}h$ (%)", fontsize=14)
+axes[0].set_title("drop from 2 m, e = 0.8", fontsize=15)
+axes[0].legend(fontsize=11, loc="lower left")
+for d, label in [(slide, r"$\mu_1\mu_2$ (Pymunk)"), (slide_mean, r"$(\mu_1+\mu_2)/2$"), (slide_own, r"$\mu_1$ only")]:
+    axes[1].plot(d["times"], d["x"], lw=2.5, label=label)
+axes[1].axhline(slide["exact"], color="k", lw=1, ls=":", label=r"$v_0^2/2\mu g$")
+axes[1].set_xlabel("t (s)", fontsize=14)
+axes[1].set_ylabel("distance slid (px)", fontsize=14)
+axes[1].set_title("a box slides to rest", fontsize=15)
+axes[1].legend(fontsize=12, loc="lower right")
+for ax in axes:
+    ax.tick_params(labelsize=12)
+fig.tight_layout()
+paperclub.savefig(fig, "physics-slide")
+plt.close(fig)
+
 # %% [markdown]
 # * **Bounces**: the three apexes agree with $e^{2n}h$ to rounding error. Bouncing on a
 #   *speculative* contact (a gap that could close within the step) turns the ball round above
@@ -347,6 +392,21 @@ fig.tight_layout()
 paperclub.savefig(fig, "car-scene")
 plt.show()
 
+fig, ax = plt.subplots(figsize=(10, 4.4))
+for c in random_cars:
+    ax.plot(c["times"], c["x"], color="0.6", lw=1.5)
+ax.plot([], [], color="0.6", lw=1.5, label="random μ in [0.1, 1]")
+ax.plot(car["times"], car["exact"], "k-", lw=5, alpha=0.3, label=r"$x_0 + v_0t + \frac{1}{2}\mu g t^2$, $\mu = 0.2 \times 0.9$")
+ax.plot(car["times"], car["x"], "o", color="tab:blue", ms=6, label="simulated, 16 frames")
+ax.set_xlabel("t (s)", fontsize=14)
+ax.set_ylabel("car x (px)", fontsize=14)
+ax.set_title("The authors' `car` scene from its parameters", fontsize=15)
+ax.tick_params(labelsize=12)
+ax.legend(fontsize=12, loc="lower left")
+fig.tight_layout()
+paperclub.savefig(fig, "car-slide")
+plt.close(fig)
+
 # %% [markdown]
 # ## 4. Control: different pushes, different outcomes (Fig. 6)
 #
@@ -381,6 +441,20 @@ fig.suptitle("Three pushes, three first hits, each the one kinematics predicts",
 fig.tight_layout()
 paperclub.savefig(fig, "controls")
 plt.show()
+
+fig, axes = plt.subplots(1, 3, figsize=(12, 2.9))
+for ax, name in zip(axes, names):
+    ro = result.rollouts[name]
+    show(ax, faded(result.background), f"{name}: hits the {per.materials[ro.first_hit].name}", 14)
+    path = rb.kinematic_path(per.primitives[ro.pushes[0].target], ro.pushes[0], scene.image.shape[:2], horizon=1.0)
+    ax.plot(*path.T, "k--", lw=1.5, zorder=5)
+    ax.set(xlim=(0, scene.image.shape[1]), ylim=(scene.image.shape[0], 35))
+    for k in range(ro.trajectory.pos.shape[1]):
+        ax.plot(*ro.trajectory.pos[:, k].T, color=plt.cm.tab10(k), lw=2.5)
+fig.suptitle("Simulated paths (colour) and plain kinematics (dashed)", fontsize=15)
+fig.tight_layout()
+paperclub.savefig(fig, "controls-slide")
+plt.close(fig)
 max_pen = max(ro.trajectory.max_penetration for ro in result.rollouts.values())
 print(f"deepest overlap at the start of any step: {max_pen:.2f} px")
 paperclub.record("distinct_first_hits", len(set(hits)))
@@ -450,6 +524,15 @@ fig.suptitle(f"Relighting at t = {ro.trajectory.times[t]:.1f} s", fontsize=11)
 fig.tight_layout()
 paperclub.savefig(fig, "relighting")
 plt.show()
+
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.3))
+show(axes[0], naive[t][crop], f"moved pixels: error {err_naive:.1f}", 15)
+show(axes[1], ro.frames[t][crop], f"relit: error {err_relit:.1f}", 15)
+show(axes[2], truth[t][crop], "true frame", 15)
+fig.suptitle("Relighting against a truth with a highlight and a contact shadow (error / 255)", fontsize=15)
+fig.tight_layout()
+paperclub.savefig(fig, "relighting-slide")
+plt.close(fig)
 
 # %% [markdown]
 # Relighting removes the part of the error that its model explains (the Lambertian shading that
