@@ -565,7 +565,8 @@ for i, frame in enumerate(panels):
         draw.text((k * big.width // 3 + 10, 8), f"{name}   t = {result.rollouts[name].trajectory.times[i]:.1f} s",
                   fill="black", font=font)
     labelled.append(np.asarray(canvas))
-slide_gif = paperclub.show_animation(pg.quantize_frames(np.stack(labelled)), "three-pushes-slide", fps=20)
+slide_frames = pg.quantize_frames(np.stack(labelled))
+slide_gif = paperclub.show_animation(slide_frames, "three-pushes-slide", fps=20)
 print(f"labelled GIF for the slides: {len(slide_gif) / 1024:.0f} kB")
 
 # %% [markdown]
