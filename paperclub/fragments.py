@@ -91,7 +91,7 @@ def claims_table(paper: Paper, verdicts: list[Verdict]) -> str:
         ours = (f"**{format_value(v.value, c.fmt)}** <br><small>{_metric_name(c.metric)}, "
                 f"expected {html.escape(c.expect)}</small>")
         if c.control:
-            label = attr(c.control_label or c.control)
+            label = cell(c.control_label or c.control)
             control = f"{format_value(v.control_value, c.fmt)} <br><small>{label}</small>"
         else:
             control = "—"

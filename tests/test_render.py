@@ -56,3 +56,12 @@ def test_annotate_splits_banners_and_definitions():
     # nothing is lost: every source line appears in exactly one chunk (banners aside)
     joined = "\n".join(c.code for c in chunks)
     assert "import math" in joined and "return x * x" in joined
+
+
+def test_pipes_in_claim_fields_keep_the_table_whole():
+    import markdown
+
+    p = paper([{"text": "a | b", "paper": "Fig | 1", "metric": "acc", "expect": ">= 0.9", "control": "c",
+                "control_label": "x | y"}])
+    html = markdown.markdown(claims_table(p, p.verdicts({"acc": 1.0, "c": 0.1})), extensions=["tables"])
+    assert html.count("<td") == 5 and "x | y" in html
