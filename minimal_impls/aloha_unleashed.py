@@ -29,7 +29,9 @@ What this toy keeps:
     schedule with K = 50 steps, ancestral sampling through all 50 steps (Alg. 2) or deterministic
     DDIM sampling with fewer (DDIM eq. 12)
   * the baselines the recipe argues against: the same network trained by plain regression (MSE
-    behaviour cloning), and chunk length H = 1 (single-step actions)
+    behaviour cloning); an ACT-style policy (Zhao et al. 2023), the same network as the decoder of a
+    conditional VAE trained with an L1 loss and run with z = 0 at test time; chunk length H = 1
+    (single-step actions); and a per-arm factorised sampler that draws each arm's chunk on its own
   * closed-loop rollouts with success, collision and drop rates; success against the number of
     demonstrations, the chunk length and the number of denoising steps
 
@@ -55,7 +57,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimal_impls.common import check_shape, device, seed_everything
+from minimal_impls.common import check_arg, check_choice, check_number, check_positive, check_shape, device, seed_everything
 
 OBS_DIM = 12   # hands (4), handle - hand (4), obstacle - bar (2), closed (2)
 ACT_DIM = 4    # target positions of the left and right hand
@@ -80,11 +82,10 @@ class TaskConfig:
 
     def __post_init__(self) -> None:
         for name in ("bar_half_width", "obstacle_radius", "goal_radius", "grasp_radius",
-                     "drop_tolerance", "max_speed", "horizon"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name}: expected a positive number, got {getattr(self, name)}")
-        if self.obstacle_spread < 0:
-            raise ValueError(f"obstacle_spread: expected >= 0, got {self.obstacle_spread}")
+                     "drop_tolerance", "max_speed"):
+            check_positive(name, getattr(self, name))
+        check_positive("horizon", self.horizon, integer=True)
+        check_number("obstacle_spread", self.obstacle_spread, low=0)
 
 
 class CarryEnv:
@@ -99,8 +100,7 @@ class CarryEnv:
 
     def __init__(self, n: int, cfg: TaskConfig = TaskConfig(), seed: int = 0,
                  dev: torch.device | None = None) -> None:
-        if n < 1:
-            raise ValueError(f"n: expected a positive number of episodes, got {n}")
+        check_positive("n", n, integer=True)
         g = torch.Generator().manual_seed(seed)
         u = lambda lo, hi: lo + (hi - lo) * torch.rand(n, generator=g)          # noqa: E731
         self.cfg, self.n, self.dev = cfg, n, dev or torch.device("cpu")
@@ -186,8 +186,7 @@ class Demos:
 
     def subset(self, n: int) -> "Demos":
         """The first n demonstrations."""
-        if not 1 <= n <= len(self):
-            raise ValueError(f"n_demos: expected 1..{len(self)} demonstrations, got {n}")
+        check_number("n_demos", n, low=1, high=len(self), integer=True)
         return Demos(self.obs[:n], self.actions[:n], self.valid[:n], self.mode[:n], self.success[:n])
 
 
@@ -200,8 +199,7 @@ def make_demos(n_demos: int, seed: int = 0, tremor: float = 0.006, cfg: TaskConf
     the same observation is followed by both modes. Pace, swerve timing and width vary per demo, and a
     smooth AR(1) tremor on each hand's command plays the teleoperator's noise.
     """
-    if n_demos < 1:
-        raise ValueError(f"n_demos: expected a positive integer, got {n_demos}")
+    check_positive("n_demos", n_demos, integer=True)
     g = torch.Generator().manual_seed(seed)
     u = lambda lo, hi: lo + (hi - lo) * torch.rand(n_demos, generator=g)        # noqa: E731
     env = CarryEnv(n_demos, cfg, seed=seed + 1)
@@ -234,8 +232,7 @@ def make_demos(n_demos: int, seed: int = 0, tremor: float = 0.006, cfg: TaskConf
 def chunk_dataset(demos: Demos, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Every (observation, next ``chunk`` actions) pair while the episode runs; past the end of a demo
     the last action repeats. Returns obs (M, 12) and chunks (M, chunk, 4) for the M valid steps."""
-    if chunk < 1:
-        raise ValueError(f"chunk: expected a chunk length >= 1, got {chunk}")
+    check_positive("chunk", chunk, integer=True)
     T = demos.actions.shape[1]
     idx = (torch.arange(T)[:, None] + torch.arange(chunk)[None, :]).clamp(max=T - 1)   # (T, H)
     return demos.obs[demos.valid], demos.actions[:, idx][demos.valid]
@@ -287,20 +284,18 @@ class PolicyConfig:
     enc_layers: int = 0           # Transformer blocks over the observation tokens
     dec_layers: int = 1           # Transformer blocks over the action tokens
     mlp_ratio: int = 2
-    objective: str = "diffusion"  # or "mse": the same network as a plain regressor
+    objective: str = "diffusion"  # "mse": the same network as a plain regressor; "act": ACT's CVAE
+    latent: int = 8               # size of ACT's style variable z (ACT: 32)
 
     def __post_init__(self) -> None:
-        if self.chunk < 1:
-            raise ValueError(f"chunk: expected a chunk length >= 1, got {self.chunk}")
-        for name in ("dim", "heads", "obs_tokens", "dec_layers", "mlp_ratio"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)}")
-        if self.enc_layers < 0:
-            raise ValueError(f"enc_layers: expected >= 0, got {self.enc_layers}")
-        if self.dim % self.heads:
-            raise ValueError(f"heads: expected a divisor of dim={self.dim}, got {self.heads}")
-        if self.objective not in ("diffusion", "mse"):
-            raise ValueError(f"objective: expected 'diffusion' or 'mse', got {self.objective!r}")
+        for name in ("chunk", "dim", "heads", "obs_tokens", "dec_layers", "mlp_ratio", "latent"):
+            check_positive(name, getattr(self, name), integer=True)
+        check_number("enc_layers", self.enc_layers, low=0, integer=True)
+        check_arg(self.dim % self.heads == 0, "heads", f"a divisor of dim={self.dim}", self.heads)
+        check_choice("objective", self.objective, OBJECTIVES)
+
+
+OBJECTIVES = ("diffusion", "mse", "act")
 
 
 class Attention(nn.Module):
@@ -355,6 +350,9 @@ class ChunkPolicy(nn.Module):
     tokens and a step token. Handing every query the observation directly is our shortcut: with one
     block, routing it through attention alone learned the state dependence too slowly for our budget.
     With objective="mse" the noisy actions are zeros and the output is the chunk itself.
+    With objective="act" the network is the decoder of ACT's conditional VAE: the step token is
+    replaced by a token for the style variable z, which a small encoder infers from the demonstrated
+    chunk during training (ACT: a BERT-like Transformer; here an MLP) and which is 0 at test time.
     """
 
     def __init__(self, cfg: PolicyConfig = PolicyConfig()) -> None:
@@ -367,6 +365,11 @@ class ChunkPolicy(nn.Module):
         self.pos = nn.Parameter(0.02 * torch.randn(cfg.chunk, d))
         self.decoder = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.dec_layers))
         self.head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, ACT_DIM))
+        if cfg.objective == "act":
+            # q(z | O, A): the demonstrated chunk tells the encoder which "style" (here: which side) it is
+            self.style = nn.Sequential(nn.Linear(OBS_DIM + cfg.chunk * ACT_DIM, 2 * d), nn.ReLU(),
+                                       nn.Linear(2 * d, 2 * cfg.latent))
+            self.embed_z = nn.Linear(cfg.latent, d)
 
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         """(B, 12) normalised observation -> (B, obs_tokens, d)."""
@@ -376,10 +379,15 @@ class ChunkPolicy(nn.Module):
         return tokens
 
     def forward(self, obs: torch.Tensor, noisy: torch.Tensor, k: torch.Tensor,
-                memory: torch.Tensor | None = None) -> torch.Tensor:
-        """Noise prediction (B, H, 4) for ``noisy`` (B, H, 4) at steps k (B,); ``memory`` caches encode(obs)."""
+                memory: torch.Tensor | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
+        """Noise prediction (B, H, 4) for ``noisy`` (B, H, 4) at steps k (B,); ``memory`` caches encode(obs).
+        For ACT, ``z`` (B, latent) takes the step's place (zeros when not given)."""
         mem = self.encode(obs) if memory is None else memory
-        step = self.embed_step(timestep_embedding(k, self.cfg.dim))                  # (B, d)
+        if self.cfg.objective == "act":
+            z = torch.zeros(obs.shape[0], self.cfg.latent, device=obs.device) if z is None else z
+            step = self.embed_z(z)                                                    # (B, d)
+        else:
+            step = self.embed_step(timestep_embedding(k, self.cfg.dim))              # (B, d)
         # every query sees its noisy action, the raw observation, its place in the chunk and the step
         per_step = torch.cat([noisy, obs[:, None].expand(-1, noisy.shape[1], -1)], -1)
         x = self.embed_query(per_step) + self.pos + step[:, None]
@@ -398,8 +406,7 @@ class NoiseSchedule:
     (2021), Diffusion Policy's default: with only K = 50 steps it still spreads the noise levels well."""
 
     def __init__(self, steps: int = 50, dev: torch.device | None = None) -> None:
-        if steps < 1:
-            raise ValueError(f"steps: expected a positive number of diffusion steps, got {steps}")
+        check_positive("steps", steps, integer=True)
         s = 0.008
         f = lambda t: torch.cos((t / steps + s) / (1 + s) * math.pi / 2) ** 2   # noqa: E731
         t = torch.arange(steps + 1, dtype=torch.float64)
@@ -432,6 +439,16 @@ class NoiseSchedule:
         ab, ab_prev = self.alpha_bar[k], (self.alpha_bar[k - 1] if k > 0 else torch.tensor(1.0))
         return (ab_prev.sqrt() * self.betas[k] * x0 + self.alphas[k].sqrt() * (1 - ab_prev) * xk) / (1 - ab)
 
+    def posterior_variance(self, k: int) -> torch.Tensor:
+        """Variance of q(x_{k-1} | x_k, x_0): beta~_k = (1 - abar_{k-1}) / (1 - abar_k) beta_k   (eq. 7).
+
+        Not beta_k: that is the variance of the *forward* step. DDPM (Sec. 3.2) notes that sigma_k^2 =
+        beta_k and beta~_k give similar image samples, but only beta~_k makes x_{k-1} the exact posterior
+        given x_0; with beta_k every step adds too much noise, worst at the last steps (k small), where
+        beta~_k << beta_k. At k = 1 (index 0) it is 0: the last step returns the mean."""
+        ab_prev = self.alpha_bar[k - 1] if k > 0 else torch.tensor(1.0, device=self.betas.device)
+        return (1 - ab_prev) / (1 - self.alpha_bar[k]) * self.betas[k]
+
     def ddpm_step(self, xk: torch.Tensor, k: int, eps: torch.Tensor, z: torch.Tensor,
                   clip: float = 1.0) -> torch.Tensor:
         """One ancestral step x_{k-1} = mu_theta(x_k, k) + sigma_k z, sigma_k^2 = beta~_k (Alg. 2, line 4).
@@ -445,8 +462,14 @@ class NoiseSchedule:
         mean = self.posterior_mean(xk, k, x0)
         if k == 0:
             return mean                      # the last step adds no noise
-        var = (1 - self.alpha_bar[k - 1]) / (1 - self.alpha_bar[k]) * self.betas[k]   # beta~_k (eq. 7)
-        return mean + var.sqrt() * z
+        return mean + self.posterior_variance(k).sqrt() * z
+
+    def x0_error_gain(self, k: int) -> float:
+        """How much predict_x0 multiplies an error in eps at step k: sqrt(1 - abar_k) / sqrt(abar_k).
+        At the top of the cosine schedule abar_K ~ 1e-6, so the gain is ~1000: one DDIM jump from pure
+        noise to the data turns a small error in eps into an x0_hat far outside the data range."""
+        ab = self.alpha_bar[k]
+        return float(((1 - ab) / ab).sqrt())
 
     def ddim_step(self, xk: torch.Tensor, k: int, k_prev: int, eps: torch.Tensor, clip: float = 1.0) -> torch.Tensor:
         """Deterministic DDIM jump from step k to k_prev < k (-1 = data), DDIM eq. (12) with sigma = 0:
@@ -472,24 +495,50 @@ def regression_loss(model: ChunkPolicy, obs: torch.Tensor, a0: torch.Tensor) -> 
     return F.mse_loss(model(obs, torch.zeros_like(a0), k), a0)
 
 
+def act_loss(model: ChunkPolicy, obs: torch.Tensor, a0: torch.Tensor, generator: torch.Generator,
+             kl_weight: float = 10.0) -> torch.Tensor:
+    """ACT's objective (Zhao et al. 2023, Sec. IV): a conditional VAE whose encoder q(z | O, A) reads the
+    demonstrated chunk, whose decoder (our ChunkPolicy) reconstructs it from (O, z), with an L1
+    reconstruction loss plus beta * KL(q(z | O, A) || N(0, I)), beta = 10 as in ACT. At test time z = 0:
+    the decoder then returns one chunk per observation, like any regressor."""
+    mu, logvar = model.style(torch.cat([obs, a0.flatten(1)], -1)).chunk(2, dim=-1)
+    z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator).to(a0.device)  # reparametrised
+    k = torch.zeros(a0.shape[0], dtype=torch.long, device=a0.device)
+    recon = F.l1_loss(model(obs, torch.zeros_like(a0), k, z=z), a0)
+    kl = 0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum(-1).mean()
+    return recon + kl_weight * kl
+
+
+ARMS = ("joint", "factorised")
+
+
 @torch.no_grad()
 def sample_chunks(model: ChunkPolicy, sched: NoiseSchedule, obs: torch.Tensor, steps: int | None = None,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+                  generator: torch.Generator | None = None, arms: str = "joint") -> torch.Tensor:
     """Normalised action chunks (B, H, 4) for normalised observations (B, 12).
 
     steps = K (or None): ancestral DDPM sampling through all K steps (Alg. 2; Diffusion Policy eq. 4).
     steps < K: deterministic DDIM on an evenly spaced subsequence of the K training steps.
-    The regression baseline ignores ``steps`` and returns its single prediction.
+    The regression and ACT baselines ignore ``steps`` and return their single prediction (ACT: z = 0).
+
+    arms="factorised" is the ablation of joint denoising: the left arm's chunk comes from one sample,
+    the right arm's from another, independent one. That draws from p(left | O) p(right | O), the product
+    of the per-arm marginals -- what two perfect single-arm diffusion policies would do -- instead of
+    the joint p(left, right | O) that one network denoising both arms together samples.
     """
     check_shape("obs", obs, (None, OBS_DIM))
+    check_choice("arms", arms, ARMS)
+    if arms == "factorised":
+        both = sample_chunks(model, sched, obs.repeat(2, 1), steps, generator)     # two independent draws
+        first, second = both.chunk(2)
+        return torch.cat([first[..., :2], second[..., 2:]], -1)                   # left from one, right from the other
     b, H, dev = obs.shape[0], model.cfg.chunk, obs.device
     memory = model.encode(obs)                   # the observation is encoded once per chunk
-    if model.cfg.objective == "mse":
+    if model.cfg.objective in ("mse", "act"):
         zeros = torch.zeros(b, H, ACT_DIM, device=dev)
-        return model(obs, zeros, torch.zeros(b, dtype=torch.long, device=dev), memory)
+        return model(obs, zeros, torch.zeros(b, dtype=torch.long, device=dev), memory)   # ACT: z = 0
     steps = sched.steps if steps is None else steps
-    if not 1 <= steps <= sched.steps:
-        raise ValueError(f"steps: expected 1..{sched.steps} denoising steps, got {steps}")
+    check_number("steps", steps, low=1, high=sched.steps, integer=True)
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     x = torch.randn(b, H, ACT_DIM, generator=g).to(dev)           # A^K ~ N(0, I)
     if steps == sched.steps:
@@ -502,6 +551,14 @@ def sample_chunks(model: ChunkPolicy, sched: NoiseSchedule, obs: torch.Tensor, s
             eps = model(obs, x, torch.full((b,), k, device=dev), memory)
             x = sched.ddim_step(x, k, k_prev, eps)
     return x
+
+
+def saturation(chunks: torch.Tensor, edge: float = 0.8) -> float:
+    """Share of the entries of normalised chunks near the edge of the data range [-1, 1] (|x| >= edge).
+    The sampler clips x0_hat at +-1, so a high share means the chunk is a clipped blow-up, not a
+    demonstration: demonstrated chunks come this close to the edge only at the dataset's extremes
+    (about 1 % of their entries in our data). edge=0.999 counts the entries clipped exactly."""
+    return (chunks.abs() >= edge).float().mean().item()
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -520,30 +577,30 @@ class TrainedPolicy:
     def chunk(self) -> int:
         return self.model.cfg.chunk
 
-    def act(self, obs: torch.Tensor, steps: int | None = None,
-            generator: torch.Generator | None = None) -> torch.Tensor:
+    def act(self, obs: torch.Tensor, steps: int | None = None, generator: torch.Generator | None = None,
+            arms: str = "joint") -> torch.Tensor:
         """Raw observations (B, 12) -> chunks of hand targets (B, H, 4) in world coordinates."""
         check_shape("obs", obs, (None, OBS_DIM))
         dev = next(self.model.parameters()).device
         obs = obs.to(dev)
-        rel = self.norm.decode(sample_chunks(self.model.eval(), self.sched, normalize_obs(obs), steps, generator))
-        return rel + obs[:, None, :ACT_DIM]
+        normed = sample_chunks(self.model.eval(), self.sched, normalize_obs(obs), steps, generator, arms)
+        return self.norm.decode(normed) + obs[:, None, :ACT_DIM]
 
 
 def train(n_demos: int = 200, chunk: int = 8, objective: str = "diffusion", iters: int = 1500,
           batch: int = 128, lr: float = 1e-2, seed: int = 0, demos: Demos | None = None,
           policy: PolicyConfig | None = None, diffusion_steps: int = 50) -> TrainedPolicy:
-    """Fit a chunk policy to the first ``n_demos`` demonstrations of ``demos`` (made here if None)."""
-    if chunk < 1:
-        raise ValueError(f"chunk: expected a chunk length >= 1, got {chunk}")
-    if n_demos < 1:
-        raise ValueError(f"n_demos: expected a positive integer, got {n_demos}")
-    if iters < 1 or batch < 1 or lr <= 0:
-        raise ValueError(f"iters, batch, lr: expected positive values, got {iters}, {batch}, {lr}")
+    """Fit a chunk policy to the first ``n_demos`` demonstrations of ``demos`` (made here if None).
+    objective: "diffusion" (eq. 14), "mse" (chunk regression) or "act" (ACT's CVAE with L1)."""
+    check_positive("chunk", chunk, integer=True)
+    check_positive("n_demos", n_demos, integer=True)
+    check_choice("objective", objective, OBJECTIVES)
+    for name, value in (("iters", iters), ("batch", batch)):
+        check_positive(name, value, integer=True)
+    check_positive("lr", lr)
     cfg = PolicyConfig(chunk=chunk, objective=objective) if policy is None else policy
-    if (cfg.chunk, cfg.objective) != (chunk, objective):
-        raise ValueError(f"policy: expected chunk={chunk} and objective={objective!r}, "
-                         f"got {cfg.chunk}, {cfg.objective!r}")
+    check_arg((cfg.chunk, cfg.objective) == (chunk, objective), "policy",
+              f"chunk={chunk} and objective={objective!r}", (cfg.chunk, cfg.objective))
     demos = make_demos(n_demos, seed=seed + 1) if demos is None else demos
     obs, chunks = chunk_dataset(demos.subset(n_demos), chunk)
     rel = relative_chunks(obs, chunks)
@@ -563,6 +620,8 @@ def train(n_demos: int = 200, chunk: int = 8, objective: str = "diffusion", iter
         idx = torch.randint(0, obs.shape[0], (batch,), generator=g).to(dev)
         if objective == "diffusion":
             loss = diffusion_loss(model, sched, obs[idx], target[idx], g)
+        elif objective == "act":
+            loss = act_loss(model, obs[idx], target[idx], g)
         else:
             loss = regression_loss(model, obs[idx], target[idx])
         opt.zero_grad(set_to_none=True)
@@ -611,18 +670,18 @@ class Rollouts:
 
 @torch.no_grad()
 def rollout(policy: TrainedPolicy, n_episodes: int = 100, steps: int | None = None, seed: int = 1234,
-            cfg: TaskConfig = TaskConfig()) -> Rollouts:
+            cfg: TaskConfig = TaskConfig(), arms: str = "joint") -> Rollouts:
     """Run ``n_episodes`` fresh episodes at once: predict a chunk, execute all H actions open loop,
     look again, until every episode is over or the horizon is reached."""
-    if n_episodes < 1:
-        raise ValueError(f"n_episodes: expected a positive integer, got {n_episodes}")
+    check_positive("n_episodes", n_episodes, integer=True)
     g = torch.Generator().manual_seed(seed)
     env = CarryEnv(n_episodes, cfg, seed=seed + 1)
     centres, hands = [env.centre.clone()], [env.hands.clone()]
     side = torch.zeros(n_episodes, device=env.dev)
-    evals, per_chunk = 0, (1 if policy.model.cfg.objective == "mse" else (steps or policy.sched.steps))
+    regressor = policy.model.cfg.objective != "diffusion"
+    evals, per_chunk = 0, (1 if regressor else (steps or policy.sched.steps))
     while env.t < cfg.horizon and not bool(env.done.all()):
-        chunk = policy.act(env.obs(), steps, g).to(env.dev)
+        chunk = policy.act(env.obs(), steps, g, arms).to(env.dev)
         evals += per_chunk
         for i in range(min(policy.chunk, cfg.horizon - env.t)):
             env.step(chunk[:, i])
@@ -638,8 +697,8 @@ def rollout(policy: TrainedPolicy, n_episodes: int = 100, steps: int | None = No
 def realtime_steps(chunk: int, evals_per_step: float, diffusion_steps: int = 50) -> int:
     """Denoising steps a policy can afford per chunk if the robot may spend ``evals_per_step`` network
     evaluations per control step: one prediction must last the H steps of its chunk."""
-    if chunk < 1 or evals_per_step <= 0:
-        raise ValueError(f"chunk, evals_per_step: expected >= 1 and > 0, got {chunk}, {evals_per_step}")
+    check_positive("chunk", chunk, integer=True)
+    check_positive("evals_per_step", evals_per_step)
     return int(max(1, min(diffusion_steps, math.floor(chunk * evals_per_step))))
 
 

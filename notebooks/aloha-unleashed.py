@@ -13,16 +13,21 @@
 # %% [markdown]
 # # ALOHA Unleashed in miniature: a diffusion policy learns from two-handed demonstrations
 #
-# ALOHA Unleashed's recipe is short: collect many teleoperated demonstrations, and fit them with a
-# Transformer that *denoises a chunk of future actions* for both arms (a diffusion policy), instead of
-# regressing the next action. Two ideas carry it: **diffusion** keeps the several ways people solve a task
-# apart instead of averaging them, and **action chunking** (from ACT) predicts $H$ steps at once.
+# ALOHA Unleashed (Zhao et al., CoRL 2024) teaches a two-armed ALOHA 2 robot five real tasks (hanging a
+# shirt, tying a shoelace, replacing a robot's finger, inserting gears, stacking a random kitchen) from
+# teleoperated demonstrations only. Its recipe is short: collect *many* demonstrations (over 26,000 on the
+# real tasks), and fit them with a Transformer that **denoises a chunk of future actions for both arms**
+# (a diffusion policy) instead of regressing them, as its predecessor ACT did with an L1 loss.
 #
-# Our stand-in is a 2-D task simulated in code. Two point "hands" must close on the two handles of a bar
-# (one hand cannot lift it), keep their spacing while carrying it (or it slips out), and carry it past an
-# obstacle to a goal. The demonstrators pass left or right of the obstacle, half and half.
+# We cannot reproduce cloth, laces or cameras on a CPU in a minute. Our stand-in is a 2-D task simulated
+# in code that keeps the three things the recipe is about: demonstrations with **several modes**, **two
+# arms that must move as one**, and **chunks** executed open loop. Two point "hands" must close on the two
+# handles of a bar (one hand cannot lift it), keep their spacing while carrying it (or it slips out), and
+# carry it past an obstacle to a goal. The demonstrators pass left or right of the obstacle, half and half.
 
 # %%
+import dataclasses
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -32,13 +37,16 @@ from minimal_impls import aloha_unleashed as au
 
 torch.set_num_threads(1)   # the networks are tiny: extra threads cost more than they save
 TASK = au.TaskConfig()
+ITERS = 1200               # gradient steps for every policy that is compared with another
+EPISODES = 100             # fresh episodes per closed-loop evaluation (the same 100 for every policy)
 
 
 def draw_scene(ax, obstacle_x=0.0, title=""):
     """Obstacle, goal and the working area, in the simulator's coordinates."""
     ax.add_patch(plt.Circle((obstacle_x, TASK.obstacle_y), TASK.obstacle_radius, color="0.6"))
     ax.add_patch(plt.Circle(TASK.goal, TASK.goal_radius, fill=False, ls="--", color="0.3"))
-    ax.set(xlim=(-1, 1), ylim=(0, 2), aspect="equal", xticks=[], yticks=[], title=title)
+    ax.set(xlim=(-1, 1), ylim=(0, 2), aspect="equal", xticks=[], yticks=[])
+    ax.set_title(title)
 
 
 # %% [markdown]
@@ -60,45 +68,53 @@ fig, ax = plt.subplots(figsize=(4, 4))
 draw_scene(ax, 0.0, "40 demonstrations (red: left, blue: right)")
 for i in range(40):
     v = demos.valid[i]
-    shift = torch.tensor([obstacle[i, 0, 0].item(), 0.0])
-    path = centre[i, v] - shift
+    path = centre[i, v] - torch.tensor([obstacle[i, 0, 0].item(), 0.0])
     ax.plot(path[:, 0], path[:, 1], color="tab:red" if demos.mode[i] < 0 else "tab:blue", lw=0.8, alpha=0.7)
 plt.show()
 print(f"demonstrators succeed in {demos.success.float().mean():.0%}; "
       f"{(demos.mode < 0).float().mean():.0%} pass left; {int(demos.valid.sum())} (observation, action) pairs")
 
 # %% [markdown]
-# ## Two policies, one network
+# ## Three policies, one network
 #
-# Both policies are the same small Transformer: the observation becomes two tokens; $H = 8$ query tokens,
-# one per future step, attend to each other and to the observation and a diffusion-step token. The
-# **diffusion policy** learns to predict the noise $\epsilon$ that was added to a demonstrated chunk
-# $A^0$, minimising
-# $\lVert \epsilon - \epsilon_\theta(O, \sqrt{\bar\alpha_k}A^0 + \sqrt{1-\bar\alpha_k}\,\epsilon, k)\rVert^2$,
-# and acts by denoising pure noise in $K = 50$ steps. The **MSE policy** regresses the chunk directly: its
-# optimum is the conditional mean of the demonstrations.
+# All three are the same small Transformer: the observation becomes two tokens; $H = 8$ query tokens,
+# one per future step of both hands, attend to each other and to the observation and a conditioning token.
+#
+# * The **diffusion policy** (ALOHA Unleashed, after Diffusion Policy) learns to predict the noise
+#   $\epsilon$ that was added to a demonstrated chunk $A^0$, minimising
+#   $\lVert \epsilon - \epsilon_\theta(O, \sqrt{\bar\alpha_k}A^0 + \sqrt{1-\bar\alpha_k}\,\epsilon, k)\rVert^2$
+#   (DDPM eq. 14), and acts by denoising pure noise in $K = 50$ steps.
+# * The **ACT-style policy** (the paper's baseline) is the decoder of a conditional VAE: during training
+#   an encoder reads the demonstrated chunk and passes a "style" $z$; the loss is L1 plus a KL term
+#   (weight 10, as in ACT); at test time $z = 0$, so it returns one chunk per observation.
+# * The **MSE policy** regresses the chunk directly: its optimum is the conditional mean of the
+#   demonstrations.
+#
+# Diffusion and ACT get the same number of gradient steps. The regressor gets half: its loss is flat long
+# before (left panel below), and more steps do not move the mean it converges to.
 
 # %%
-diff = au.train(n_demos=200, chunk=8, objective="diffusion", demos=demos)
-mse = au.train(n_demos=200, chunk=8, objective="mse", demos=demos)
+diff = au.train(n_demos=200, chunk=8, objective="diffusion", iters=ITERS, demos=demos)
+act = au.train(n_demos=200, chunk=8, objective="act", iters=ITERS, demos=demos)
+mse = au.train(n_demos=200, chunk=8, objective="mse", iters=ITERS // 2, demos=demos)
 
-fig, axes = plt.subplots(1, 2, figsize=(8, 2.6))
-for ax, pol, name in zip(axes, (diff, mse), ("diffusion: noise-prediction loss", "MSE: chunk regression loss")):
-    loss = np.convolve(pol.losses, np.ones(50) / 50, mode="valid")
-    ax.semilogy(loss)
-    ax.set(title=name, xlabel="gradient step")
+fig, axes = plt.subplots(1, 3, figsize=(10, 2.6))
+for ax, pol, name in zip(axes, (diff, act, mse), ("diffusion: noise prediction (eq. 14)",
+                                                  "ACT: L1 + 10 KL", "MSE: chunk regression")):
+    ax.semilogy(np.convolve(pol.losses, np.ones(50) / 50, mode="valid"))
+    ax.set(xlabel="gradient step", ylabel="training loss (50-step mean)")
+    ax.set_title(name)
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## Closed loop: 100 fresh episodes each
+# ## Closed loop: the same 100 fresh episodes for each
 #
 # Each policy predicts a chunk, the simulator executes its 8 actions, the policy looks again. Green paths
 # succeed, black ones hit the obstacle, magenta ones drop the bar.
 
 # %%
-r_diff = au.rollout(diff, 100)
-r_mse = au.rollout(mse, 100)
+r_diff, r_act, r_mse = (au.rollout(p, EPISODES) for p in (diff, act, mse))
 
 
 def draw_rollouts(ax, r, title, n=60):
@@ -109,35 +125,47 @@ def draw_rollouts(ax, r, title, n=60):
         ax.plot(path[:, 0], path[:, 1], color=colour, lw=0.8, alpha=0.7)
 
 
-fig, axes = plt.subplots(1, 2, figsize=(8, 4))
-draw_rollouts(axes[0], r_diff, f"diffusion policy: {r_diff.success_rate:.0%} succeed")
-draw_rollouts(axes[1], r_mse, f"MSE policy: {r_mse.success_rate:.0%} succeed")
+runs = ((r_diff, "diffusion"), (r_act, "ACT-style (z = 0)"), (r_mse, "MSE"))
+fig, axes = plt.subplots(1, 3, figsize=(10.5, 4))
+for ax, (r, name) in zip(axes, runs):
+    draw_rollouts(ax, r, f"{name}: {r.success_rate:.0%} succeed")
+fig.suptitle("Bar paths in closed loop (green: success, black: collision, magenta: drop)")
 plt.tight_layout()
 paperclub.savefig(fig, "rollouts")
 plt.show()
 
 paperclub.record("diffusion_success", r_diff.success_rate)
+paperclub.record("diffusion_collision", r_diff.collision_rate)
+paperclub.record("diffusion_mode_share", r_diff.mode_share())
+paperclub.record("act_success", r_act.success_rate)
+paperclub.record("act_mode_share", r_act.mode_share())
 paperclub.record("mse_success", r_mse.success_rate)
 paperclub.record("mse_collision", r_mse.collision_rate)
-paperclub.record("diffusion_mode_share", r_diff.mode_share())
+paperclub.record("diffusion_minus_act", r_diff.success_rate - r_act.success_rate)
+for r, name in runs:
+    print(f"{name:18s} success {r.success_rate:4.0%}  collision {r.collision_rate:4.0%}  "
+          f"drop {r.drop_rate:4.0%}  rarer side among successes {r.mode_share():4.0%}")
 
 # %% [markdown]
 # ## Why: what each policy proposes at the fork
 #
 # Take every demonstration at the moment both hands have closed on the bar, and ask each policy for a chunk.
-# Left: 40 chunks the diffusion policy draws at one such moment, and the single chunk the regressor
+# Left: 40 chunks the diffusion policy draws at one such moment, and the single chunk each regressor
 # proposes. Right: over all 200 fork moments, how far sideways each chunk takes the bar in its 8 steps.
-# The demonstrators go clearly left or clearly right; the diffusion samples do too (with a few
-# undecided ones, the collisions above); the regressor always splits the difference.
+# The demonstrators go clearly left or clearly right; the diffusion samples do too (with a few undecided
+# ones: its collisions); the MSE regressor splits the difference; ACT with $z = 0$ is deterministic too:
+# wherever its L1 fit leans to one side it commits, elsewhere it goes straight.
 
 # %%
 mid = lambda a: a.reshape(*a.shape[:-1], 2, 2).mean(-2)      # bar centre from the two hand targets
 t_grasp = (demos.obs[:, :, 10:12].sum(-1) < 2).sum(1)          # first step with both hands closed
 fork_obs = demos.obs[torch.arange(len(demos)), t_grasp]
 g = torch.Generator().manual_seed(0)
-side_demo = mid(demos.actions[torch.arange(len(demos)), t_grasp + 7])[:, 0] - mid(fork_obs[:, :4])[:, 0]
-side_diff = mid(diff.act(fork_obs, generator=g)[:, -1])[:, 0] - mid(fork_obs[:, :4])[:, 0]
-side_mse = mid(mse.act(fork_obs)[:, -1])[:, 0] - mid(fork_obs[:, :4])[:, 0]
+here = mid(fork_obs[:, :4])[:, 0]
+side = {"demonstrations": mid(demos.actions[torch.arange(len(demos)), t_grasp + 7])[:, 0] - here,
+        "diffusion": mid(diff.act(fork_obs, generator=g)[:, -1])[:, 0] - here,
+        "ACT (z = 0)": mid(act.act(fork_obs)[:, -1])[:, 0] - here,
+        "MSE": mid(mse.act(fork_obs)[:, -1])[:, 0] - here}
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw={"width_ratios": [1, 1.4]})
 ax = axes[0]
@@ -145,100 +173,204 @@ draw_scene(ax, (fork_obs[0, 8] + mid(fork_obs[0, :4])[0]).item(), "chunks propos
 for c in diff.act(fork_obs[:1].repeat(40, 1), generator=g):
     ax.plot(*mid(c).T, color="tab:green", lw=0.8, alpha=0.6)
 ax.plot(*mid(mse.act(fork_obs[:1])[0]).T, color="k", lw=2.5, label="MSE (the mean)")
+ax.plot(*mid(act.act(fork_obs[:1])[0]).T, color="tab:purple", lw=2, ls="--", label="ACT (z = 0)")
 ax.plot([], [], color="tab:green", label="diffusion samples")
 ax.legend(loc="lower right", fontsize=7)
 ax.set_ylim(0.2, 1.4)
 bins = np.linspace(-0.8, 0.8, 33)
 ax = axes[1]
-ax.hist(side_demo, bins, color="0.75", label="demonstrations")
-ax.hist(side_diff, bins, histtype="step", lw=2, color="tab:green", label="diffusion policy")
-ax.hist(side_mse, bins, histtype="step", lw=2, color="k", label="MSE policy")
+ax.hist(side["demonstrations"], bins, color="0.75", label="demonstrations")
+for name, colour in (("diffusion", "tab:green"), ("ACT (z = 0)", "tab:purple"), ("MSE", "k")):
+    ax.hist(side[name], bins, histtype="step", lw=2, color=colour, label=name)
 ax.set(xlabel="sideways motion of the bar over the next 8 steps", ylabel="fork moments")
+ax.set_title("where the chunk goes at the fork")
 ax.legend(fontsize=8)
 plt.tight_layout()
 paperclub.savefig(fig, "fork-chunks")
 plt.show()
-print(f"undecided chunks (|sideways| < 0.15): demonstrations {(side_demo.abs() < 0.15).float().mean():.0%}, "
-      f"diffusion {(side_diff.abs() < 0.15).float().mean():.0%}, MSE {(side_mse.abs() < 0.15).float().mean():.0%}")
+print("undecided chunks (|sideways| < 0.15): " + ", ".join(
+    f"{name} {(s.abs() < 0.15).float().mean():.0%}" for name, s in side.items()))
 
 # %% [markdown]
-# The regressor drives the bar into the obstacle almost every time: the average of "left" and "right" is
-# "straight". The diffusion policy commits to one side per episode and uses both sides about equally often
-# (the share of the rarer side is close to one half).
-#
-# One episode batch, animated:
+# One batch of diffusion-policy episodes, animated:
 
 # %%
 frames = []
-fig, ax = plt.subplots(figsize=(3.2, 3.2), dpi=80)
+fig, ax = plt.subplots(figsize=(3.2, 3.2), dpi=72)
 half = torch.tensor([TASK.bar_half_width, 0.0])
 last = int(max(r_diff.centre.shape[1] - 1, 1))
-for t in range(0, last + 1):
+for t in range(0, last + 1, 2):
     ax.clear()
     draw_scene(ax, 0.0, f"step {t}")
     for j in range(6):                                   # six episodes, each drawn relative to its obstacle
         off = torch.tensor([r_diff.obstacle[j, 0].item(), 0.0])
         bar = torch.stack([r_diff.centre[j, t] - half, r_diff.centre[j, t] + half]) - off
-        hands = r_diff.hands[j, t] - off
         ax.plot(*bar.T, color="saddlebrown", lw=3, solid_capstyle="butt")
-        ax.plot(*hands.T, "o", color="tab:green" if r_diff.success[j] else "k", ms=4)
+        ax.plot(*(r_diff.hands[j, t] - off).T, "o", color="tab:green" if r_diff.success[j] else "k", ms=4)
     fig.canvas.draw()
     frames.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
 plt.close(fig)
-gif = paperclub.show_animation(frames, "carry", fps=8)   # shows the GIF; keep the bytes out of the output
+gif = paperclub.show_animation(frames, "carry", fps=5)   # shows the GIF; keep the bytes out of the output
 
 # %% [markdown]
-# ## How many denoising steps?
+# ## How many denoising steps? Why one step fails
 #
-# Training used $K = 50$ noise levels; sampling can jump across them with DDIM. With one step, DDIM returns
-# the network's guess of $\mathbb{E}[A^0 \mid A^K, O]$ from pure noise, which is close to the *mean* chunk:
-# the mode averaging is back, and the two hands no longer move as one.
+# Training used $K = 50$ noise levels; sampling can jump across them with DDIM. Every sampler starts from
+# pure noise at step $K$, where the cosine schedule leaves $\bar\alpha_K$ tiny. The network's guess of the
+# clean chunk, $\hat A^0 = (A^K - \sqrt{1-\bar\alpha_K}\,\epsilon_\theta)/\sqrt{\bar\alpha_K}$, multiplies any
+# error in $\epsilon_\theta$ by $\sqrt{(1-\bar\alpha_K)/\bar\alpha_K}$: about a thousand. So $\hat A^0$ lands far
+# outside the data range and the sampler clips it to $\pm 1$. With more steps that first guess is only a
+# waypoint, later steps re-predict it at lower noise. With **one** step the clipped guess *is* the output:
+# a saturated chunk, every coordinate at the edge of the demonstrated range, not an average of the
+# demonstrations.
 
 # %%
 step_grid = [1, 2, 4, 8, 16, 50]
-step_success = [au.rollout(diff, 100, steps=s).success_rate for s in step_grid]
-fig, ax = plt.subplots(figsize=(5, 3))
-ax.semilogx(step_grid, step_success, "o-")
-ax.set(xlabel="denoising steps (50 = DDPM, fewer = DDIM)", ylabel="success rate", ylim=(0, 1))
-ax.set_xticks(step_grid, step_grid)
+sched = diff.sched
+K = sched.steps - 1                                       # index of the top step
+probe = au.normalize_obs(fork_obs)                        # the 200 fork observations
+with torch.no_grad():
+    noise = torch.randn(len(probe), diff.chunk, au.ACT_DIM, generator=torch.Generator().manual_seed(1))
+    eps = diff.model(probe, noise, torch.full((len(probe),), K))
+    x0_first = sched.predict_x0(noise, torch.full((len(probe),), K), eps)     # before clipping
+_, demo_chunks = au.chunk_dataset(demos, diff.chunk)
+demo_sat = au.saturation(diff.norm.encode(au.relative_chunks(demos.obs[demos.valid], demo_chunks)))
+sampled = [au.sample_chunks(diff.model, sched, probe, s, torch.Generator().manual_seed(2)) for s in step_grid]
+out_sat = [au.saturation(c) for c in sampled]            # share of entries with |x| >= 0.8
+step_runs = [au.rollout(diff, EPISODES, steps=s) for s in step_grid[:-1]] + [r_diff]
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+ax = axes[0]
+ax.semilogx(step_grid, out_sat, "o-", color="tab:red", label="sampled chunks")
+ax.axhline((x0_first.abs() > 1).float().mean(), color="tab:red", ls=":", label="first $\\hat A^0$ outside $[-1, 1]$")
+ax.axhline(demo_sat, color="0.5", ls="--", label="demonstrated chunks")
+ax.set(xlabel="denoising steps (50 = DDPM, fewer = DDIM)", ylabel="share of entries with $|x| \\geq 0.8$", ylim=(0, 1.05))
+ax.set_title("saturation of the predicted chunk")
+ax.legend(fontsize=8)
+ax = axes[1]
+for attr, colour, name in (("success", "tab:green", "success"), ("collided", "k", "collision"),
+                           ("dropped", "m", "drop")):
+    ax.semilogx(step_grid, [getattr(r, attr).float().mean() for r in step_runs], "o-", color=colour, label=name)
+ax.set(xlabel="denoising steps (50 = DDPM, fewer = DDIM)", ylabel="share of episodes", ylim=(0, 1))
+ax.set_title("closed-loop outcome")
+ax.legend(fontsize=8)
+for a in axes:
+    a.set_xticks(step_grid, step_grid)
+plt.tight_layout()
 paperclub.savefig(fig, "denoising-steps")
 plt.show()
-paperclub.record("ddim1_success", step_success[0])
+
+paperclub.record("alpha_bar_K", sched.alpha_bar[K])
+paperclub.record("x0_error_gain_K", sched.x0_error_gain(K))
+paperclub.record("first_x0_outside", (x0_first.abs() > 1).float().mean())
+paperclub.record("ddim1_saturation", out_sat[0])
+paperclub.record("ddim1_clipped", au.saturation(sampled[0], edge=0.999))
+paperclub.record("ddim2_saturation", out_sat[1])
+paperclub.record("ddpm_saturation", out_sat[-1])
+paperclub.record("demo_saturation", demo_sat)
+paperclub.record("ddim1_success", step_runs[0].success_rate)
+paperclub.record("ddim1_drop", step_runs[0].drop_rate)
+paperclub.record("ddim1_collision", step_runs[0].collision_rate)
+paperclub.record("ddim4_success", step_runs[2].success_rate)
+print(f"abar_K = {sched.alpha_bar[K]:.2e}: an error in eps is multiplied by {sched.x0_error_gain(K):.0f}")
+print(f"entries clipped at +-1 after one step: {au.saturation(sampled[0], edge=0.999):.1%}")
+print("share of sampled entries with |x| >= 0.8: " + ", ".join(f"{s} steps {v:.1%}" for s, v in zip(step_grid, out_sat))
+      + f"; demonstrations {demo_sat:.1%}")
 
 # %% [markdown]
-# ## Chunk length
-#
-# The same recipe with $H = 1$: single-step actions. A fair comparison has to say what is held fixed.
-# A robot must produce one action per control step, so the honest currency is **network evaluations per
-# control step**: a policy with chunks of $H$ actions and a budget of $e$ evaluations per step can afford
-# $eH$ denoising steps per prediction (at most the 50 it was trained with).
+# The same plot, big enough for a slide:
 
 # %%
-single = au.train(n_demos=200, chunk=1, objective="diffusion", demos=demos)
-evals_grid = [1, 2, 4, 8, 50]
-curves = {}
-for h, pol in ((1, single), (8, diff)):
-    curves[h] = [au.rollout(pol, 100, steps=au.realtime_steps(h, e)).success_rate for e in evals_grid]
-
-fig, ax = plt.subplots(figsize=(5, 3))
-for h, marker in ((1, "s-"), (8, "o-")):
-    ax.semilogx(evals_grid, curves[h], marker, label=f"H = {h}")
-ax.set(xlabel="network evaluations per control step", ylabel="success rate", ylim=(0, 1))
-ax.set_xticks(evals_grid, evals_grid)
-ax.legend(fontsize=8)
-paperclub.savefig(fig, "chunk-length")
+fig, ax = plt.subplots(figsize=(7, 4.2))
+ax.semilogx(step_grid, out_sat, "o-", color="tab:red", lw=2.5, label="chunk entries with |x| ≥ 0.8")
+ax.semilogx(step_grid, [r.success_rate for r in step_runs], "s-", color="tab:green", lw=2.5, label="success")
+ax.semilogx(step_grid, [r.drop_rate for r in step_runs], "^-", color="m", lw=2, label="bar dropped")
+ax.set_xticks(step_grid, step_grid)
+ax.set_xlabel("denoising steps", fontsize=14)
+ax.set_ylabel("share", fontsize=14)
+ax.set_ylim(0, 1.05)
+ax.tick_params(labelsize=13)
+ax.set_title("One DDIM step returns a clipped, saturated chunk", fontsize=15)
+ax.legend(fontsize=13)
+plt.tight_layout()
+paperclub.savefig(fig, "saturation-slide")
 plt.show()
-paperclub.record("chunk1_success_budget", curves[1][1])
-paperclub.record("chunk8_success_budget", curves[8][1])
-paperclub.record("chunk1_success_same_steps", curves[1][-1])
 
 # %% [markdown]
-# Read the curve from the right first. With compute to spare (50 denoising steps for every single action),
-# single-step actions do *well* here, as well as chunks: our simulator is fully observed and our
-# demonstrators are Markovian, so a policy that looks at every step corrects itself. ACT's strongest case
-# for chunking (compounding errors and pauses in *human* data) is missing from our scripted toy. What a
-# chunk buys here is time: one denoising run serves $H$ control steps. At 2 evaluations per step the
-# single-step policy is left with 2 denoising steps and fails; chunks of 8 still get 16.
+# ## The bimanual lesson: denoise both arms together
+#
+# The network denoises the left and right hand's chunks *jointly*: every action token sees the other arm's
+# noisy actions. Ablation: draw each arm's chunk from its own sample, as two separate single-arm policies
+# would (`arms="factorised"`: left arm from one sample, right arm from an independent one). Each arm alone
+# is still a perfect sample of *its* behaviour, but at the fork one hand may go left and the other right.
+
+# %%
+r_fact = au.rollout(diff, EPISODES, arms="factorised")
+fig, ax = plt.subplots(figsize=(6, 3.4))
+names, width = ("success", "collision", "drop"), 0.38
+x = np.arange(len(names))
+for off, (r, label, colour) in zip((-width / 2, width / 2), ((r_diff, "joint (one network, both arms)", "tab:green"),
+                                                             (r_fact, "factorised (one sample per arm)", "tab:orange"))):
+    ax.bar(x + off, [r.success_rate, r.collision_rate, r.drop_rate], width, label=label, color=colour)
+ax.set_xticks(x, names, fontsize=12)
+ax.set_ylabel("share of episodes", fontsize=12)
+ax.set_ylim(0, 1)
+ax.set_title("Does the bar stay in both hands?", fontsize=13)
+ax.legend(fontsize=10)
+plt.tight_layout()
+paperclub.savefig(fig, "joint-vs-factorised")
+plt.show()
+paperclub.record("joint_drop", r_diff.drop_rate)
+paperclub.record("factorised_drop", r_fact.drop_rate)
+paperclub.record("factorised_success", r_fact.success_rate)
+
+# %% [markdown]
+# ## Chunk length at several compute budgets
+#
+# A robot must produce one action per control step, so the honest currency is **network evaluations per
+# control step**: a policy with chunks of $H$ actions and a budget of $e$ evaluations per step can afford
+# $eH$ denoising steps per prediction (at most the 50 it was trained with). We train the same diffusion
+# policy with $H = 1, 2, 4$ (same gradient steps as $H = 8$) and run each at $e = 1, 2, 4, 8$.
+
+# %%
+chunks = [1, 2, 4, 8]
+policies = {h: au.train(n_demos=200, chunk=h, objective="diffusion", iters=ITERS, demos=demos) for h in chunks[:-1]}
+policies[8] = diff
+budgets = [1, 2, 4, 8]
+grid = {(h, e): au.rollout(policies[h], EPISODES, steps=au.realtime_steps(h, e)).success_rate
+        for h in chunks for e in budgets if (h, e) != (8, 8)}
+grid[8, 8] = r_diff.success_rate                          # 8 x 8 = 64 -> all 50 steps: the run above
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+for e, colour in zip(budgets, ("tab:red", "tab:orange", "tab:blue", "tab:green")):
+    axes[0].plot(chunks, [grid[h, e] for h in chunks], "o-", color=colour, label=f"{e} evaluation{'s' * (e > 1)} per step")
+    axes[1].semilogx([au.realtime_steps(h, e) for h in chunks], [grid[h, e] for h in chunks], "o", color=colour)
+axes[0].set(xlabel="chunk length H", ylabel="success rate", ylim=(0, 1), xscale="log")
+axes[0].set_xticks(chunks, chunks)
+axes[0].set_title("success against chunk length")
+axes[0].legend(fontsize=8)
+axes[1].set(xlabel="denoising steps per prediction (H x e, at most 50)", ylabel="success rate", ylim=(0, 1))
+axes[1].set_xticks([1, 2, 4, 8, 16, 32], [1, 2, 4, 8, 16, 32])
+axes[1].set_title("the same points against denoising steps")
+plt.tight_layout()
+paperclub.savefig(fig, "chunk-length")
+plt.show()
+
+paperclub.record("chunk_gain_e1", grid[8, 1] - grid[1, 1])
+paperclub.record("chunk_gain_e8", grid[8, 8] - grid[1, 8])
+paperclub.record("chunk1_success_e4", grid[1, 4])
+paperclub.record("chunk8_success_e4", grid[8, 4])
+for e in budgets:
+    print(f"e = {e}: " + "  ".join(f"H={h}: {grid[h, e]:.0%}" for h in chunks))
+
+# %% [markdown]
+# Read the right panel first: success depends on the number of denoising steps a prediction gets, not on
+# the chunk length itself. Below about 4 steps the sampler returns saturated chunks and every policy
+# fails; from 4 steps on they all work. A chunk of $H$ actions buys $H$ times the denoising steps at the
+# same compute, which is all that chunking buys here: at 1 evaluation per step only $H \ge 4$ clears the
+# cliff, at 8 evaluations per step single actions do as well as chunks. Our simulator is fully observed
+# and our demonstrators are Markovian, so a policy that looks at every step corrects itself; ACT's
+# accuracy argument for chunking (compounding errors, pauses in *human* data) is missing from our toy.
 #
 # ## More demonstrations
 #
@@ -247,30 +379,55 @@ paperclub.record("chunk1_success_same_steps", curves[1][-1])
 
 # %%
 demo_grid = [2, 10, 200]
-pols = {2: au.train(n_demos=2, demos=demos), 10: au.train(n_demos=10, demos=demos), 200: diff}
-demo_success = [au.rollout(pols[n], 100).success_rate for n in demo_grid]
+pols = {n: au.train(n_demos=n, iters=ITERS, demos=demos) for n in demo_grid[:-1]}
+pols[200] = diff
+demo_success = [au.rollout(pols[n], EPISODES).success_rate for n in demo_grid]
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.semilogx(demo_grid, demo_success, "o-")
 ax.set(xlabel="demonstrations", ylabel="success rate", ylim=(0, 1))
+ax.set_title("success against the number of demonstrations")
 ax.set_xticks(demo_grid, demo_grid)
 paperclub.savefig(fig, "data-scaling")
 plt.show()
 paperclub.record("demos2_success", demo_success[0])
-paperclub.record("data_gain", demo_success[-1] - demo_success[0])
+paperclub.record("demos10_success", demo_success[1])
 
 # %% [markdown]
 # Two demonstrations (here one passes left, one right) leave most obstacle positions and start poses
 # unseen. The curve flattens quickly, though: the task varies in a few numbers only, so ten
-# demonstrations nearly cover it. The paper saw early saturation on its easier shirt-hanging variant;
-# its 26,000 demonstrations are for the messier tasks, which vary in far more ways than ours.
-
-# %% [markdown]
-# ## Summary
+# demonstrations nearly cover it. The paper reports the same early saturation on its *easy* shirt
+# variant and continued gains on the *messy* one; its 26,000 demonstrations are for variation our
+# task does not have.
+#
+# ## A classic bug: $\beta_k$ instead of $\tilde\beta_k$
+#
+# An ancestral DDPM step adds noise of variance $\tilde\beta_k = \frac{1-\bar\alpha_{k-1}}{1-\bar\alpha_k}\beta_k$,
+# the variance of the true posterior (DDPM eq. 7). Using $\beta_k$, the forward step's variance, is a
+# common slip. It costs little where the two agree (large $k$) and adds far too much noise in the last
+# steps, where $\tilde\beta_k \ll \beta_k$:
 
 # %%
-print(f"diffusion H=8: {r_diff.success_rate:.0%} success, {r_diff.collision_rate:.0%} collisions, "
-      f"rarer side {r_diff.mode_share():.0%}")
-print(f"MSE H=8:       {r_mse.success_rate:.0%} success, {r_mse.collision_rate:.0%} collisions")
-print(f"H=1 vs H=8 at 2 evaluations per step: {curves[1][1]:.0%} vs {curves[8][1]:.0%} "
-      f"(with 50 steps each: {curves[1][-1]:.0%} vs {curves[8][-1]:.0%})")
-print("2 vs 10 vs 200 demonstrations: " + " vs ".join(f"{s:.0%}" for s in demo_success))
+class BetaVariance(au.NoiseSchedule):
+    """The mistake: the forward variance beta_k as the reverse step's variance."""
+
+    def posterior_variance(self, k):
+        return self.betas[k] if k > 0 else torch.tensor(0.0)
+
+
+r_beta = au.rollout(dataclasses.replace(diff, sched=BetaVariance(sched.steps)), EPISODES)
+ratio = sched.betas[1] / sched.posterior_variance(1)
+paperclub.record("beta_variance_success", r_beta.success_rate)
+paperclub.record("beta_over_beta_tilde_k2", ratio)
+print(f"at k = 2, beta / beta~ = {ratio:.1f}; success with beta: {r_beta.success_rate:.0%} "
+      f"(beta~: {r_diff.success_rate:.0%}), drops {r_beta.drop_rate:.0%}")
+
+# %% [markdown]
+# ## Take-aways
+#
+# * A diffusion policy keeps the demonstrators' modes apart: it commits to one side per episode and uses
+#   both. The MSE regressor averages them into the obstacle; the ACT-style CVAE, run with $z = 0$, is a
+#   deterministic regressor too and commits only where its L1 fit happens to lean one way.
+# * Denoise both arms jointly: sampling each arm on its own splits the hands at the fork and drops the bar.
+# * One DDIM step from pure noise does not give "an average chunk": $\bar\alpha_K$ is so small that the
+#   first guess of the clean chunk blows up and is clipped, and the robot executes a saturated chunk.
+# * In our Markovian toy, chunking pays only through compute: it buys the sampler the few steps it needs.
