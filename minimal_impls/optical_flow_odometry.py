@@ -52,6 +52,7 @@ from typing import Callable, Literal
 import numpy as np
 from scipy import ndimage
 from scipy.integrate import cumulative_trapezoid
+from scipy.signal import lfilter
 
 from minimal_impls.common import check_arg, check_choice, check_number, check_positive
 
@@ -178,7 +179,8 @@ def lucas_kanade(img0: Array, img1: Array, window: int | None = None, levels: in
     check_arg(window is None or (isinstance(window, int) and window >= 3 and window % 2 == 1), "window",
               "None or an odd integer >= 3", window)
     check_number("iterations", iterations, low=1, integer=True)
-    check_positive("max_residual", max_residual)
+    check_arg(isinstance(max_residual, (int, float)) and max_residual > 0, "max_residual",
+              "a positive number (inf: no residual test)", max_residual)
     single = img0.ndim == 2
     if single:
         img0, img1 = img0[None], img1[None]
@@ -351,26 +353,26 @@ class FlightConfig:
     h_spread: float = 0.5         # m, true starting mean height ~ U(h_nominal ± h_spread)
     h_drift: float = 0.4          # m, mean height changes by U(±h_drift) over the flight
     osc_amplitude: float = 0.15   # m, vertical oscillation
-    osc_freq: float = 0.28        # Hz, as in the paper
-    phi_deg: float = 30.0         # sensors tilted ±φ from the vertical, as in the paper
+    osc_freq: float = 0.28        # Hz, our choice (the paper's frequency is not in the text we had)
+    osc_jitter: float = 0.05      # the real amplitude is the commanded one × U(1 ± osc_jitter)
+    phi_deg: float = 30.0         # sensors tilted ±φ fore/aft; our choice, not checked against the paper
     flow_noise: float = 0.03      # rad/s per flow component (geometric flow only)
     acc_noise: float = 0.1        # m/s², white accelerometer noise per sample
     acc_bias: float = 0.05        # m/s², std of each axis's constant accelerometer bias
+    imu_delay: float = 0.0        # s, the IMU reaches the filter this late (0: synchronous with the flow)
 
     def __post_init__(self) -> None:
         for name in ("duration", "rate", "speed", "h_nominal", "osc_freq", "phi_deg"):
             check_positive(name, getattr(self, name))
-        for name in ("h_spread", "h_drift", "osc_amplitude", "flow_noise", "acc_noise", "acc_bias"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}: expected a number >= 0, got {getattr(self, name)}")
+        for name in ("h_spread", "h_drift", "osc_amplitude", "flow_noise", "acc_noise", "acc_bias", "imu_delay"):
+            check_number(name, getattr(self, name), low=0)
+        check_number("osc_jitter", self.osc_jitter, low=0, high=0.5)
         lowest = self.h_nominal - self.h_spread - self.h_drift - self.osc_amplitude
-        if lowest <= 0.4:
-            raise ValueError(f"h_nominal: expected h_nominal - h_spread - h_drift - osc_amplitude > 0.4 m "
-                             f"(the drone must stay well above the ground), got {lowest:.2f} m")
-        if not self.phi_deg < 60:
-            raise ValueError(f"phi_deg: expected a tilt in (0, 60) degrees, got {self.phi_deg}")
-        if self.duration * self.rate < 20:
-            raise ValueError(f"duration: expected at least 20 samples, got {self.duration * self.rate:.0f}")
+        check_arg(lowest > 0.4, "h_nominal", "h_nominal - h_spread - h_drift - osc_amplitude > 0.4 m "
+                  "(the drone must stay well above the ground)", f"{lowest:.2f} m")
+        check_arg(self.phi_deg < 60, "phi_deg", "a tilt in (0, 60) degrees", self.phi_deg)
+        check_arg(self.duration * self.rate >= 20, "duration", "at least 20 samples",
+                  round(self.duration * self.rate))
 
 
 @dataclass
@@ -385,6 +387,7 @@ class Flights:
     az: Array
     imu_ax: Array
     imu_az: Array
+    osc_shape: Array    # −ω² sin(ωt + φ): the commanded oscillation's acceleration per metre of amplitude
 
 
 def simulate_flights(cfg: FlightConfig, n_flights: int, rng: np.random.Generator) -> Flights:
@@ -411,15 +414,22 @@ def simulate_flights(cfg: FlightConfig, n_flights: int, rng: np.random.Generator
     slope = col(rng.uniform(-cfg.h_drift, cfg.h_drift, b)) / cfg.duration
     w = 2 * np.pi * cfg.osc_freq
     ph = col(rng.uniform(0, 2 * np.pi, b))
-    h = h0 + slope * t + cfg.osc_amplitude * np.sin(w * t + ph)
-    vz = slope + cfg.osc_amplitude * w * np.cos(w * t + ph)
-    az = -cfg.osc_amplitude * w**2 * np.sin(w * t + ph)
+    # The drone flies the commanded oscillation only approximately: its amplitude is off by up to
+    # ±osc_jitter (what a precise prior on the oscillation gets wrong).
+    amp = cfg.osc_amplitude * col(rng.uniform(1 - cfg.osc_jitter, 1 + cfg.osc_jitter, b))
+    h = h0 + slope * t + amp * np.sin(w * t + ph)
+    vz = slope + amp * w * np.cos(w * t + ph)
+    az = -amp * w**2 * np.sin(w * t + ph)
+    osc_shape = -(w**2) * np.sin(w * t + ph)
 
     # IMU: gravity-compensated specific force with a constant bias per axis and white noise.
     imu_ax = ax + col(rng.normal(0, cfg.acc_bias, b)) + rng.normal(0, cfg.acc_noise, ax.shape)
     imu_az = az + col(rng.normal(0, cfg.acc_bias, b)) + rng.normal(0, cfg.acc_noise, az.shape)
+    lag = round(cfg.imu_delay * cfg.rate)   # a late IMU: sample k carries the reading of k − lag
+    if lag:
+        imu_az = np.concatenate([np.repeat(imu_az[:, :1], lag, axis=1), imu_az[:, :-lag]], axis=1)
     tt = np.broadcast_to(t, vx.shape).copy()
-    return Flights(tt, x, vx, ax, h, vz, az, imu_ax, imu_az)
+    return Flights(tt, x, vx, ax, h, vz, az, imu_ax, imu_az, osc_shape)
 
 
 def geometric_flows(f: Flights, azimuths: Array, phi: float, noise: float, rng: np.random.Generator) -> Array:
@@ -470,6 +480,12 @@ def render_patches(x: Array, h: Array, azimuths: Array, phi: float, pixels: int 
     return out
 
 
+def relative_rms(a: Array, b: Array) -> float:
+    """RMS of a − b over the entries finite in both, relative to the RMS of b (a convergence check)."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    return float(np.sqrt(np.mean((a[ok] - b[ok]) ** 2) / np.mean(b[ok] ** 2)))
+
+
 def lucas_kanade_flows(f: Flights, azimuths: Array, phi: float, pixels: int = 16, fov_deg: float = 8.0) -> Array:
     """Each sensor's flow *measured* by Lucas–Kanade between successive rendered frames: (B, T, S, 2).
 
@@ -481,7 +497,7 @@ def lucas_kanade_flows(f: Flights, azimuths: Array, phi: float, pixels: int = 16
     frames = render_patches(f.x, f.h, azimuths, phi, pixels, fov_deg)
     b, t, s = frames.shape[:3]
     a, z = frames[:, :-1].reshape(-1, pixels, pixels), frames[:, 1:].reshape(-1, pixels, pixels)
-    px, _ = lucas_kanade(a, z, window=None, levels=2, iterations=3)
+    px, _ = lucas_kanade(a, z, window=None, levels=2, iterations=LK_ITERATIONS)
     focal = (pixels / 2) / np.tan(np.radians(fov_deg) / 2)
     rate = -px.reshape(b, t - 1, s, 2) * (1.0 / (focal * (f.t[0, 1] - f.t[0, 0])))  # (along, across)
     az = np.asarray(azimuths)
@@ -549,26 +565,42 @@ def extended_kalman_filter(
     return xs, ps
 
 
+HEIGHT_WALK = 1e-8  # m² per step: a tiny random walk on h, so that P_hh never collapses to exactly 0
+
+
+def process_model(dt: float, acc_noise: float, bias_walk: float, estimate_bias: bool = True,
+                  ) -> tuple[Array, Array, Array]:
+    """A, B and Q of eqs. (C)–(D) for one step Δt; state (h, v_z, b_z), input the vertical acceleration.
+
+    (C) is the exact discretisation of ḣ = v_z, v̇_z = u − b_z, ḃ_z = 0 with u held over the step
+    (A = exp(F Δt)): the bias enters the height row as −½Δt² b_z, the speed row as −Δt b_z.
+    """
+    check_positive("dt", dt)
+    a = np.array([[1.0, dt, -0.5 * dt**2], [0.0, 1.0, -dt], [0.0, 0.0, 1.0]])      # (C)
+    b = np.array([[0.5 * dt**2], [dt], [0.0]])
+    g = b[:, 0]
+    walk = bias_walk**2 * dt if estimate_bias else 0.0     # b_z frozen at 0: the plain (h, v_z) model
+    q = np.outer(g, g) * acc_noise**2 + np.diag([HEIGHT_WALK, 0.0, walk])            # (D)
+    return a, b, q
+
+
 def estimate_height(omega_div: Array, div_var: Array, imu_az: Array, dt: float, h_prior: float,
                     acc_noise: float = 0.1, bias_walk: float = 1e-3, estimate_bias: bool = True,
                     ) -> tuple[Array, Array]:
-    """The paper's no-prior-knowledge (NPK) EKF: ĥ(t) from ω_div (B, T) and the IMU's a_z (B, T).
+    """The height EKF: ĥ(t) from ω_div (B, T), driven by a vertical acceleration (B, T).
 
+    imu_az: the input u of eq. (C): the IMU's reading (no prior knowledge, NPK), the commanded
+        oscillation (precise prior, PPK) or a sinusoid of known timing fitted to the IMU (rough
+        prior, RPK); acc_noise is its assumed white noise in m/s².
     div_var: (B, T) variance of ω_div; h_prior: the initial guess (the nominal height).
     Returns ĥ (B, T) and its standard deviation (B, T).
     """
     omega_div, imu_az = np.asarray(omega_div, dtype=float), np.asarray(imu_az, dtype=float)
-    if omega_div.shape != imu_az.shape or omega_div.ndim != 2:
-        raise ValueError(f"omega_div, imu_az: expected two (B, T) arrays, got {omega_div.shape}, {imu_az.shape}")
-    check_positive("dt", dt)
+    check_arg(omega_div.shape == imu_az.shape and omega_div.ndim == 2, "omega_div, imu_az",
+              "two (B, T) arrays", f"{omega_div.shape}, {imu_az.shape}")
     check_positive("h_prior", h_prior)
-    a = np.array([[1.0, dt, -0.5 * dt**2], [0.0, 1.0, -dt], [0.0, 0.0, 1.0]])      # (C)
-    b = np.array([[0.5 * dt**2], [dt], [0.0]])
-    g = b[:, 0]
-    q = np.outer(g, g) * acc_noise**2 + np.diag([1e-8, 0.0, bias_walk**2 * dt])      # (D)
+    a, b, q = process_model(dt, acc_noise, bias_walk, estimate_bias)
     p0 = np.diag([(0.5 * h_prior) ** 2, 0.3**2, (0.1 if estimate_bias else 0.0) ** 2])
-    if not estimate_bias:  # freeze b_z at 0: the paper's plain (h, v_z) double integrator
-        q[2, 2] = 0.0
 
     # Guard: a wild early estimate must not divide by ~0 (the ground is never closer than 5 cm).
     def h_fn(x: Array) -> Array:
@@ -582,6 +614,56 @@ def estimate_height(omega_div: Array, div_var: Array, imu_az: Array, dt: float, 
                                     np.array([h_prior, 0.0, 0.0]), p0, a, b, q,
                                     np.asarray(div_var)[..., None, None], h_fn, h_jac)
     return xs[..., 0], np.sqrt(ps[..., 0, 0])
+
+
+# The three strategies of the paper differ in what the filter knows about the oscillation (abstract:
+# "no", "precise" or "rough" prior knowledge; "rough" uses only the shape and timing of the flow's
+# variations). How the paper implements them is not in the text we had: these are OUR readings.
+#   NPK: the IMU's vertical acceleration drives (C); nothing is assumed about the oscillation.
+#   PPK: the commanded oscillation −A ω² sin(ωt + φ) drives (C): amplitude, frequency and phase are
+#        taken as known, so a drone that bobs 5 % more than commanded makes ĥ 5 % too high.
+#   RPK: only the shape (a sinusoid) and the timing (ω, φ) are known; its amplitude is fitted to the
+#        IMU by causal, exponentially weighted least squares (with a constant for the bias), and the
+#        fitted sinusoid drives (C): the IMU's noise and bias are filtered out, its scale kept.
+
+PRIOR_ACC_NOISE = 0.03  # m/s², how well the PPK/RPK input is trusted (covers ~5 % amplitude error)
+
+
+def rough_prior_input(imu_az: Array, shape: Array, memory: float, dt: float) -> Array:
+    """RPK input: Â(t)·shape(t), Â from the IMU by causal least squares on [shape, 1] with forgetting.
+
+    imu_az, shape: (B, T); memory: the time constant of the forgetting, in seconds. Until about a
+    period of data is in, the fit is held back towards Â = 0 (a ridge term), not left to guess.
+    """
+    lam = np.exp(-dt / memory)
+    ew = lambda x: lfilter([1.0 - lam], [1.0, -lam], x, axis=-1)   # noqa: E731 — causal running mean
+    ridge = 1e-3 * np.mean(shape**2)
+    sxx, sx1, s11 = ew(shape * shape) + ridge, ew(shape), ew(np.ones_like(shape)) + ridge
+    sxy, s1y = ew(shape * imu_az), ew(imu_az)
+    amp = (s11 * sxy - sx1 * s1y) / (sxx * s11 - sx1**2)
+    return amp * shape
+
+
+def imu_flow_lag(omega_div: Array, imu_az: Array, dt: float, max_lag: float = 0.3) -> float:
+    """How late the IMU is relative to the flow (s, > 0: IMU late), from the data alone.
+
+    The IMU's vertical speed (its acceleration integrated, trend removed: that absorbs the bias) and
+    ω_div = v_z/h move in step when the streams are synchronised; the lag that maximises their
+    correlation over all flights, refined by a parabola through the peak, is the offset. A filter fed
+    a late IMU misreads the oscillation, so a pipeline checks this before trusting ĥ.
+    """
+    w = np.nan_to_num(np.asarray(omega_div, dtype=float))
+    v = cumulative_trapezoid(np.asarray(imu_az, dtype=float), dx=dt, axis=-1, initial=0.0)
+    t = np.arange(v.shape[-1])
+    trend = np.polynomial.polynomial.polyfit(t, v.T, 1)                     # (2, B)
+    v = v - (trend[0][:, None] + trend[1][:, None] * t)
+    w = w - w.mean(axis=-1, keepdims=True)
+    n = int(round(max_lag / dt))
+    core = slice(n, v.shape[-1] - n)
+    corr = np.array([np.sum(v[:, n - k: v.shape[-1] - n - k] * w[:, core]) for k in range(-n, n + 1)])
+    i = int(np.clip(np.argmax(corr), 1, 2 * n - 1))
+    y0, y1, y2 = corr[i - 1: i + 2]
+    return float(-(i - n + 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2)) * dt)   # v shifted by −k matched
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -633,20 +715,27 @@ class RunResult:
 
 
 def run(cfg: FlightConfig = FlightConfig(), n_flights: int = 8, n_sensors: Literal[2, 4] = 2,
-        flow: Literal["geometry", "lucas-kanade"] = "geometry", estimate_bias: bool = True,
-        settle_periods: float = 2.0, pixels: int = 16, fov_deg: float = 8.0, seed: int = 0) -> RunResult:
+        flow: Literal["geometry", "lucas-kanade"] = "geometry", strategy: Literal["npk", "ppk", "rpk"] = "npk",
+        estimate_bias: bool = True, settle_periods: float = 2.0, pixels: int = 16, fov_deg: float = 8.0,
+        flow_scale: float = 1.0, assumed_flow_noise: float | None = None,
+        assumed_acc_noise: float | None = None, seed: int = 0) -> RunResult:
     """Simulate B flights, extract the cues, run the EKF and the three odometers; summarise.
 
+    strategy: what the filter knows about the oscillation (NPK, PPK, RPK; see section 5).
+    flow_scale: every sensor's flow multiplied by this common factor (a calibration error).
+    assumed_flow_noise, assumed_acc_noise: the noise levels the filter is *told* (None: the true
+        ones), to test robustness to a mis-specified R and Q.
     Metrics: height RMS error (absolute and relative) after `settle_periods` oscillation periods,
     and the mean absolute final-distance error (relative to the true distance) of each odometer.
-    The same seed gives the same flights and IMU for any n_sensors / flow, so runs are comparable.
+    The same seed gives the same flights and IMU for any n_sensors / flow / strategy, so runs compare.
     """
-    if n_sensors not in SENSOR_AZIMUTHS:
-        raise ValueError(f"n_sensors: expected 2 or 4, got {n_sensors}")
-    if flow not in ("geometry", "lucas-kanade"):
-        raise ValueError(f"flow: expected 'geometry' or 'lucas-kanade', got {flow!r}")
-    if settle_periods < 0 or settle_periods / cfg.osc_freq >= 0.9 * cfg.duration:
-        raise ValueError(f"settle_periods: expected >= 0 and well inside the flight, got {settle_periods}")
+    check_choice("n_sensors", n_sensors, tuple(SENSOR_AZIMUTHS))
+    check_choice("flow", flow, ("geometry", "lucas-kanade"))
+    check_choice("strategy", strategy, ("npk", "ppk", "rpk"))
+    check_positive("flow_scale", flow_scale)
+    check_arg(0 <= settle_periods and settle_periods / cfg.osc_freq < 0.9 * cfg.duration, "settle_periods",
+              ">= 0 and well inside the flight", settle_periods)
+    check_number("n_flights", n_flights, low=1, integer=True)
     rng = np.random.default_rng(seed)
     f = simulate_flights(cfg, n_flights, rng)
     az, phi, dt = np.asarray(SENSOR_AZIMUTHS[n_sensors]), np.radians(cfg.phi_deg), 1.0 / cfg.rate
@@ -658,10 +747,20 @@ def run(cfg: FlightConfig = FlightConfig(), n_flights: int = 8, n_sensors: Liter
         flows, sigma = noisy[:, :, :n_sensors], cfg.flow_noise
     else:
         flows, sigma = lucas_kanade_flows(f, az, phi, pixels, fov_deg), 0.02  # assumed LK noise, rad/s
+    flows = flows * flow_scale
+    sigma = sigma if assumed_flow_noise is None else assumed_flow_noise
+    acc_noise = cfg.acc_noise if assumed_acc_noise is None else assumed_acc_noise
 
     omega_t, omega_div, unit_var = optic_flow_cues(flows, az, phi)
-    h_hat, h_std = estimate_height(omega_div, unit_var * sigma**2, f.imu_az, dt, cfg.h_nominal,
-                                   acc_noise=cfg.acc_noise, estimate_bias=estimate_bias)
+    if strategy == "npk":
+        u, bias_state = f.imu_az, estimate_bias
+    else:
+        # PPK and RPK inputs carry no accelerometer bias, so the filter needs no bias state.
+        u = cfg.osc_amplitude * f.osc_shape if strategy == "ppk" else \
+            rough_prior_input(f.imu_az, f.osc_shape, 2.0 / cfg.osc_freq, dt)
+        acc_noise, bias_state = PRIOR_ACC_NOISE if assumed_acc_noise is None else assumed_acc_noise, False
+    h_hat, h_std = estimate_height(omega_div, unit_var * sigma**2, u, dt, cfg.h_nominal,
+                                   acc_noise=acc_noise, estimate_bias=bias_state)
     dist = {"sofia": sofia_distance(h_hat, omega_t, dt),
             "raw": raw_distance(omega_t, cfg.h_nominal, dt),
             "imu": imu_distance(f.imu_ax, dt)}
@@ -672,7 +771,10 @@ def run(cfg: FlightConfig = FlightConfig(), n_flights: int = 8, n_sensors: Liter
     metrics = {
         "height_rms_m": float(np.sqrt(np.mean(err**2))),
         "height_rel_rms": float(np.sqrt(np.mean((err / f.h[:, after]) ** 2))),
+        "height_bias_m": float(np.mean(err)),
+        "height_nees": float(np.mean((err / h_std[:, after]) ** 2)),
+        "prior_rel_rms": float(np.sqrt(np.mean((cfg.h_nominal / f.h[:, after] - 1) ** 2))),
+        "imu_flow_lag_s": imu_flow_lag(omega_div, f.imu_az, dt),
         **{f"{k}_rel_error": float(np.mean(np.abs(d[:, -1] - final) / final)) for k, d in dist.items()},
     }
     return RunResult(cfg, f, flows, omega_t, omega_div, h_hat, h_std, dist, metrics)
-
