@@ -587,9 +587,9 @@ print(f"labelled GIF for the slides: {len(slide_gif) / 1024:.0f} kB")
 #   a wrong $\mu$, the stopping distance can.
 # * **Control** is a change of initial condition: three pushes, three outcomes, each the one
 #   kinematics predicts.
-# * **Relighting** with the paper's Lambertian model, fitted the authors' way, halves the error
-#   of moved objects; it cannot move highlights or contact shadows, which is what the paper's
-#   diffusion refinement is for.
+# * **Relighting** with the paper's Lambertian model, fitted the authors' way, cuts the error of
+#   moved objects against a truth it cannot fake, and only with a fitted light; it cannot move
+#   highlights or contact shadows, which is what the paper's diffusion refinement is for.
 
 # %%
 print(f"notebook CPU time: {time.process_time() - t_start:.1f} s")
