@@ -141,6 +141,7 @@ paperclub.record("act_success", r_act.success_rate)
 paperclub.record("act_mode_share", r_act.mode_share())
 paperclub.record("mse_success", r_mse.success_rate)
 paperclub.record("mse_collision", r_mse.collision_rate)
+paperclub.record("mse_drop", r_mse.drop_rate)
 paperclub.record("diffusion_minus_act", r_diff.success_rate - r_act.success_rate)
 for r, name in runs:
     print(f"{name:18s} success {r.success_rate:4.0%}  collision {r.collision_rate:4.0%}  "
