@@ -25,7 +25,6 @@ from paperclub.layout import Project
 from paperclub.papers import Paper, check_papers, split_sections
 
 MISTAKE_TEST = re.compile(r"`?(tests/test_[A-Za-z0-9_]+\.py)::([A-Za-z_][A-Za-z0-9_]*)`?")
-SAVED = re.compile(r"""(?:savefig|show_animation)\(\s*[^,()]+(?:\([^()]*\))?\s*,\s*(?:name\s*=\s*)?["']([a-z0-9][a-z0-9_-]*)["']""")
 MIN_CONTROLLED, MIN_MISTAKES, MAX_MISTAKES = 3, 4, 6
 
 
@@ -49,6 +48,26 @@ def _source(path: Path, name: str, problems: list[str]) -> str | None:
         problems.append(f"{name}:{err.lineno}: SyntaxError: {err.msg}")
         return None
     return text
+
+
+def saved_figures(source: str) -> tuple[set[str], bool]:
+    """Names given as literals to ``savefig(fig, name)`` / ``show_animation(frames, name)``, and whether
+    some call computes its name (then a deck's figure references cannot be checked statically)."""
+    names, dynamic = set(), False
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        fname = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+        if fname not in ("savefig", "show_animation") or not (isinstance(f, ast.Name) or (
+                isinstance(f.value, ast.Name) and f.value.id == "paperclub")):
+            continue
+        arg = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "name"), None)
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            names.add(arg.value)
+        else:
+            dynamic = True
+    return names, dynamic
 
 
 def mistakes(paper: Paper) -> list[str]:
@@ -87,6 +106,7 @@ def check_paper(project: Project, paper: Paper) -> tuple[list[str], list[str]]:
     nb_path, impl_path, deck_path = project.notebook(slug), project.impl(slug), project.deck(slug)
     recorded: set[str] | None = None
     saved: set[str] = set()
+    saved_dynamic = True
     for kind, path in (("notebook", nb_path), ("implementation", impl_path), ("deck", deck_path)):
         if not path.exists():
             problems.append(f"{pname}: {kind} {project.rel(path)} not found")
@@ -94,7 +114,7 @@ def check_paper(project: Project, paper: Paper) -> tuple[list[str], list[str]]:
         nb = _source(nb_path, project.rel(nb_path), problems)
         if nb is not None:
             recorded, dynamic = recorded_names(nb)
-            saved = set(SAVED.findall(nb))
+            saved, saved_dynamic = saved_figures(nb)
             for line in dynamic:
                 warnings.append(f"{project.rel(nb_path)}:{line}: record() with a computed name: check cannot see "
                                 "which metric it records; pass the name as a literal string")
@@ -122,7 +142,7 @@ def check_paper(project: Project, paper: Paper) -> tuple[list[str], list[str]]:
             if not split_slides(deck):
                 problems.append(f"{dname}: no slides (separate slides with lines of '---')")
             problems += ref_problems(deck, dname, recorded)
-            if recorded is not None or saved:
+            if not saved_dynamic:
                 for n, fname in referenced_figures(deck):
                     stem = fname.rsplit(".", 1)[0]
                     if stem not in saved:
