@@ -41,12 +41,12 @@ ITERS = 1200               # gradient steps for every policy that is compared wi
 EPISODES = 100             # fresh episodes per closed-loop evaluation (the same 100 for every policy)
 
 
-def draw_scene(ax, obstacle_x=0.0, title=""):
+def draw_scene(ax, obstacle_x=0.0, title="", fontsize=12):
     """Obstacle, goal and the working area, in the simulator's coordinates."""
     ax.add_patch(plt.Circle((obstacle_x, TASK.obstacle_y), TASK.obstacle_radius, color="0.6"))
     ax.add_patch(plt.Circle(TASK.goal, TASK.goal_radius, fill=False, ls="--", color="0.3"))
     ax.set(xlim=(-1, 1), ylim=(0, 2), aspect="equal", xticks=[], yticks=[])
-    ax.set_title(title)
+    ax.set_title(title, fontsize=fontsize)
 
 
 # %% [markdown]
@@ -118,7 +118,7 @@ r_diff, r_act, r_mse = (au.rollout(p, EPISODES) for p in (diff, act, mse))
 
 
 def draw_rollouts(ax, r, title, n=60):
-    draw_scene(ax, 0.0, title)
+    draw_scene(ax, 0.0, title, fontsize=15)
     for j in range(n):
         colour = "tab:green" if r.success[j] else "k" if r.collided[j] else "m" if r.dropped[j] else "orange"
         path = r.centre[j] - torch.tensor([r.obstacle[j, 0].item(), 0.0])
@@ -129,7 +129,7 @@ runs = ((r_diff, "diffusion"), (r_act, "ACT-style (z = 0)"), (r_mse, "MSE"))
 fig, axes = plt.subplots(1, 3, figsize=(10.5, 4))
 for ax, (r, name) in zip(axes, runs):
     draw_rollouts(ax, r, f"{name}: {r.success_rate:.0%} succeed")
-fig.suptitle("Bar paths in closed loop (green: success, black: collision, magenta: drop)")
+fig.suptitle("Bar paths in closed loop (green: success, black: collision, magenta: drop)", fontsize=15)
 plt.tight_layout()
 paperclub.savefig(fig, "rollouts")
 plt.show()
@@ -176,16 +176,17 @@ for c in diff.act(fork_obs[:1].repeat(40, 1), generator=g):
 ax.plot(*mid(mse.act(fork_obs[:1])[0]).T, color="k", lw=2.5, label="MSE (the mean)")
 ax.plot(*mid(act.act(fork_obs[:1])[0]).T, color="tab:purple", lw=2, ls="--", label="ACT (z = 0)")
 ax.plot([], [], color="tab:green", label="diffusion samples")
-ax.legend(loc="lower right", fontsize=7)
+ax.legend(loc="lower right", fontsize=9)
 ax.set_ylim(0.2, 1.4)
 bins = np.linspace(-0.8, 0.8, 33)
 ax = axes[1]
 ax.hist(side["demonstrations"], bins, color="0.75", label="demonstrations")
 for name, colour in (("diffusion", "tab:green"), ("ACT (z = 0)", "tab:purple"), ("MSE", "k")):
     ax.hist(side[name], bins, histtype="step", lw=2, color=colour, label=name)
-ax.set(xlabel="sideways motion of the bar over the next 8 steps", ylabel="fork moments")
-ax.set_title("where the chunk goes at the fork")
-ax.legend(fontsize=8)
+ax.set_xlabel("sideways motion of the bar over the next 8 steps", fontsize=13)
+ax.set_ylabel("fork moments", fontsize=13)
+ax.set_title("where the chunk goes at the fork", fontsize=14)
+ax.legend(fontsize=11)
 plt.tight_layout()
 paperclub.savefig(fig, "fork-chunks")
 plt.show()
@@ -357,6 +358,21 @@ plt.tight_layout()
 paperclub.savefig(fig, "chunk-length")
 plt.show()
 
+fig, ax = plt.subplots(figsize=(7, 4.2))
+for e, colour in zip(budgets, ("tab:red", "tab:orange", "tab:blue", "tab:green")):
+    ax.plot(chunks, [grid[h, e] for h in chunks], "o-", lw=2.5, color=colour, label=f"{e} eval./step")
+ax.set_xscale("log")
+ax.set_xticks(chunks, chunks)
+ax.set_xlabel("chunk length H", fontsize=14)
+ax.set_ylabel("success rate", fontsize=14)
+ax.set_ylim(0, 1)
+ax.tick_params(labelsize=13)
+ax.set_title("Chunks pay only when the budget is tight", fontsize=15)
+ax.legend(fontsize=12, loc="lower right")
+plt.tight_layout()
+paperclub.savefig(fig, "chunk-length-slide")
+plt.show()
+
 paperclub.record("chunk_gain_e1", grid[8, 1] - grid[1, 1])
 paperclub.record("chunk_gain_e8", grid[8, 8] - grid[1, 8])
 paperclub.record("chunk1_success_e4", grid[1, 4])
@@ -384,9 +400,11 @@ pols = {n: au.train(n_demos=n, iters=ITERS, demos=demos) for n in demo_grid[:-1]
 pols[200] = diff
 demo_success = [au.rollout(pols[n], EPISODES).success_rate for n in demo_grid]
 fig, ax = plt.subplots(figsize=(5, 3))
-ax.semilogx(demo_grid, demo_success, "o-")
-ax.set(xlabel="demonstrations", ylabel="success rate", ylim=(0, 1))
-ax.set_title("success against the number of demonstrations")
+ax.semilogx(demo_grid, demo_success, "o-", lw=2)
+ax.set_xlabel("demonstrations", fontsize=13)
+ax.set_ylabel("success rate", fontsize=13)
+ax.set_ylim(0, 1)
+ax.set_title("success against the number of demonstrations", fontsize=13)
 ax.set_xticks(demo_grid, demo_grid)
 paperclub.savefig(fig, "data-scaling")
 plt.show()
