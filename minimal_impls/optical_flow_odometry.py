@@ -254,6 +254,36 @@ def _lucas_kanade_block(img0: Array, img1: Array, window: int | None, levels: in
     return np.where(reliable[..., None], flow, np.nan), reliable
 
 
+def shifted_patches(image: Array, corners: Array, shifts: Array, size: int) -> tuple[Array, Array]:
+    """Crops of `image` at `corners` (row, col) and the same crops with their content moved by
+    `shifts` (dx, dy) px: exact for the band-limited image (a Fourier phase ramp on a margin-padded crop)."""
+    m = size // 2
+    big = np.stack([image[r - m:r + size + m, c - m:c + size + m] for r, c in corners])
+    ky, kx = np.meshgrid(np.fft.fftfreq(big.shape[1]), np.fft.fftfreq(big.shape[2]), indexing="ij")
+    ramp = np.exp(-2j * np.pi * (kx * shifts[:, 0, None, None] + ky * shifts[:, 1, None, None]))
+    moved = np.fft.ifft2(np.fft.fft2(big) * ramp).real
+    return big[:, m:m + size, m:m + size], moved[:, m:m + size, m:m + size]
+
+
+def lk_shift_sweep(image: Array, magnitudes: Array, n_patches: int = 200, size: int = 32, seed: int = 3,
+                   tolerance: float = 0.5, **lk_kwargs) -> Array:
+    """For each shift magnitude (random directions), the fractions of patches that come back
+    (reliable and within `tolerance` px, reliable but wrong): shape (len(magnitudes), 2).
+    `max_motion="shift"` in lk_kwargs sets the pyramid depth from each magnitude."""
+    rng = np.random.default_rng(seed)
+    corners = rng.integers(size, min(image.shape) - 2 * size, (n_patches, 2))
+    out = []
+    for mag in magnitudes:
+        ang = rng.uniform(0, 2 * np.pi, n_patches)
+        shifts = mag * np.stack([np.cos(ang), np.sin(ang)], -1)
+        p0, p1 = shifted_patches(image, corners, shifts, size)
+        kw = dict(lk_kwargs, max_motion=max(float(mag), 1.0)) if lk_kwargs.get("max_motion") == "shift" else lk_kwargs
+        flow, ok = lucas_kanade(p0, p1, **kw)
+        err = np.linalg.norm(np.nan_to_num(flow, nan=1e3) - shifts, axis=-1)
+        out.append((np.mean(ok & (err <= tolerance)), np.mean(ok & (err > tolerance))))
+    return np.array(out)
+
+
 # ----------------------------------------------------------------------------------------------------
 # 2. Ventral optic flow over flat ground, eq. (A)
 # ----------------------------------------------------------------------------------------------------
