@@ -358,12 +358,22 @@ def page_links(slug: str, config: Config) -> str:
     return f"[Open in Colab]({config.colab_url(site_path(slug))}) · [Repository]({config.repository})"
 
 
+def with_links(header: list[str], slug: str, project) -> list[str]:
+    """A page header's lines with :func:`links` placed inside its metadata box (its first ``</div>``),
+    or appended when it has none."""
+    extra = links(slug, project)
+    if not extra:
+        return header
+    at = header.index("</div>") if "</div>" in header else len(header)
+    return header[:at] + extra + header[at:]
+
+
 def links(slug: str, project, indent: str = "") -> list[str]:
     """Markdown lines with :func:`page_links` for a page (none without a configured repository)."""
     from paperclub import config as config_mod
 
     text = page_links(slug, config_mod.load(project.root))
-    return [f"{indent}**Run it in the cloud or from the sources:** {text}", ""] if text else []
+    return [f"{indent}**Run it elsewhere:** {text}", ""] if text else []
 
 
 def main(argv: list[str] | None = None) -> int:  # pragma: no cover - a convenience for authors
