@@ -1,7 +1,9 @@
 """Minimalist Vision with Freeform Pixels: a camera of a few learned pixels, on rendered scenes.
 
-    Klotz, J. & Nayar, S. K. (2024). Minimalist Vision with Freeform Pixels. ECCV 2024
-    (best paper award). arXiv:2501.00142
+    Klotz, J. & Nayar, S. K. (2024). Minimalist Vision with Freeform Pixels. ECCV 2024.
+    arXiv:2501.00142. Predecessor: Pooj, P., Grossberg, M., Belhumeur, P. N. & Nayar, S. K. (2018).
+    The Minimalist Camera. BMVC 2018 ("mixels": photodetectors behind fixed, precomputed masks).
+    Equation numbers follow a third-party summary (the paper's PDF was not checked): unverified.
 
 A freeform pixel is one photodetector behind a printed mask. It does not see a point of the
 scene: it reports the whole scene weighted by the mask's transmittance, p = ∫∫ I(x, y) M(x, y)
@@ -18,25 +20,31 @@ Read it top to bottom, in the paper's order:
    optional binarisation for printing, and a photodetector with read noise and an ADC;
 2. the electronic layer: a small MLP on the K readings;
 3. the minimalist camera = optical layer + electronic layer, trained end to end;
-4. the baselines: K conventional pixels (boxes: the image averaged over K blocks) and a
-   full-resolution CNN as the upper bound;
+4. the baselines: K conventional pixels (boxes: the image averaged over K blocks), fixed random
+   blob masks (the fair control) and a full-resolution CNN as a reference;
 5. training and evaluation (`train`);
 6. the privacy check: a decoder trained to reconstruct the scene from the readings;
-7. bits per frame against a VGA camera.
+7. bits per frame against a VGA camera;
+8. manufacturing: misaligned or blurred masks, and the one-off recalibration.
 
 What this toy keeps
 - eq. (1) on a pixel grid: pixel k reads m_k = sum(M_k ⊙ I), linear in the scene, with
   M_k in [0, 1] (a transmittance: a mask can only block light, never add it or go negative).
 - Masks and network trained jointly by backprop, the camera being the network's first layer.
-- A photodetector model: each pixel's gain is set so a white scene reads full scale, plus
-  Gaussian read noise and an n-bit ADC (rounded with a straight-through gradient).
+- A photodetector model: photo-electrons with shot noise (variance = the count, so a mask that
+  collects more light reads more precisely) and read noise, a gain set so a white scene reads full
+  scale, and an n-bit ADC (rounded with a straight-through gradient). The authors' code has read and
+  quantisation noise; shot noise is our addition.
+- Manufacturing: binary masks, a minimum feature size (no single-cell islands), misalignment and
+  blur of the mounted masks, and the one-off calibration that absorbs part of them.
 - Two tasks in the spirit of the paper's prototypes (indoor monitoring, traffic), K ~ 1-16 pixels,
-  against conventional pixels of the same count and a full-resolution upper bound.
+  against conventional pixels of the same count and a small full-resolution CNN.
 - The privacy argument as an experiment: how well can a decoder rebuild the scene from K readings?
 
 What it drops
-- Real optics and hardware: no lens, no mask-to-detector geometry or blur, no vignetting, no
-  spectral response, no printing, no solar harvesting, no wireless link. Masks live on the image grid.
+- Real optics and hardware: no lens, no mask-to-detector geometry, no vignetting, no spectral
+  response, no solar harvesting, no wireless link. Masks live on the image grid; misalignment and
+  blur are simulated on that grid.
 - Real data: 32×32 grey scenes rendered in code (a scikit-image texture, blobs for people,
   boxes for cars), thousands of frames instead of the paper's recorded footage.
 - The paper's exact tasks (workspace monitoring, room lighting, traffic flow) and networks.
@@ -46,6 +54,7 @@ What it drops
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -54,10 +63,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimal_impls.common import check_shape, device, seed_everything
+from minimal_impls.common import (check_arg, check_choice, check_number, check_positive, check_shape, device,
+                                  seed_everything)
 
 Task = Literal["count", "speed"]
-Pixels = Literal["freeform", "conventional", "cnn"]
+Pixels = Literal["freeform", "conventional", "fixed", "cnn"]
+PIXELS = ("freeform", "conventional", "fixed", "cnn")
 Binarize = Literal["none", "ste", "anneal"]
 
 ROOM_SIZE = 32          # the room is a 32×32 grey image seen from the ceiling
@@ -65,20 +76,6 @@ MAX_PEOPLE = 5          # 0-5 people: six classes
 ROAD_SHAPE = (12, 40)   # a strip of road, two lanes
 ROAD_FRAMES = 4         # the road pixels are read over 4 consecutive frames
 VGA_BITS = 640 * 480 * 8
-
-
-def _check_int(name: str, value: int, low: int, high: int | None = None) -> None:
-    """One-line ValueError for a bad integer argument (the house style for bad input)."""
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
-    ok = ok and (high is None or value <= high)
-    if not ok:
-        want = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
-        raise ValueError(f"{name}: expected {want}, got {value!r}")
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,7 +140,7 @@ def make_room(n: int, size: int = ROOM_SIZE, seed: int = 0,
     people never merge into one blob (counting merged blobs is a different, harder task).
     ``empty=True`` renders the same frames (same light) with everybody removed.
     """
-    _check_int("n", n, 1)
+    check_number("n", n, low=1, integer=True)
     g = torch.Generator().manual_seed(seed)
     counts = torch.randint(0, MAX_PEOPLE + 1, (n,), generator=g)
     spots = torch.stack(torch.meshgrid(torch.arange(6.0), torch.arange(6.0), indexing="ij"), -1)
@@ -157,7 +154,7 @@ def make_room(n: int, size: int = ROOM_SIZE, seed: int = 0,
 def room_walk(n_frames: int = 48, n_people: int = 3, size: int = ROOM_SIZE,
               seed: int = 0) -> torch.Tensor:
     """A short clip of ``n_people`` walking about while the light drifts, for the animation."""
-    _check_int("n_people", n_people, 0, MAX_PEOPLE)
+    check_number("n_people", n_people, low=0, high=MAX_PEOPLE, integer=True)
     g = torch.Generator().manual_seed(seed)
     start = 6 + (size - 12) * torch.rand(n_people, 2, generator=g)
     heading = 2 * torch.pi * torch.rand(n_people, generator=g)
@@ -198,8 +195,8 @@ def render_road(x0: torch.Tensor, speed: torch.Tensor, lane: torch.Tensor, shade
 def make_road(n: int, frames: int = ROAD_FRAMES, shape: tuple[int, int] = ROAD_SHAPE,
               seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` clips of a car at 0.5-3 px/frame -> (clips (n, frames, H, W), speeds (n,))."""
-    _check_int("n", n, 1)
-    _check_int("frames", frames, 2)
+    check_number("n", n, low=1, integer=True)
+    check_number("frames", frames, low=2, integer=True)
     g = torch.Generator().manual_seed(seed)
     speed = 0.5 + 2.5 * torch.rand(n, generator=g)
     room = shape[1] - 7 - speed * (frames - 1)                  # the car stays in view throughout
@@ -241,21 +238,52 @@ class QuantizeSTE(torch.autograd.Function):
         return grad, None
 
 
-def photodetector(m: torch.Tensor, full_scale: torch.Tensor, noise_std: float = 1e-3,
-                  bits: int | None = 12) -> torch.Tensor:
-    """Turn light into numbers: gain, read noise, ADC.  (..., K) -> readings in [0, 1].
+PHOTONS = 200.0     # photo-electrons a fully open grid cell collects per frame from a white scene
+READ_NOISE = 5.0    # read noise of the amplifier, in electrons
+AFTER_GAIN_STD = 1e-3   # the mistake's noise: a fixed fraction of full scale, whatever the mask collects
 
-    Each pixel's amplifier gain is set so that a white scene (I = 1) reads 1, i.e. we divide by
-    the mask's own area sum(M_k). A small box pixel and a large freeform pixel then get the same
-    relative resolution, which keeps the comparison with conventional pixels fair.
+
+def photodetector(m: torch.Tensor, full_scale: torch.Tensor, photons: float | None = PHOTONS,
+                  read_noise: float = READ_NOISE, bits: int | None = 12,
+                  noise_after_gain: bool = False) -> torch.Tensor:
+    """Turn light into numbers: photo-electrons with shot and read noise, gain, ADC.
+
+    ``m`` (..., K) is the light each pixel collects (eq. 1, in grid cells × irradiance) and
+    ``full_scale`` (K,) what it would collect from a white scene (the mask's open area). With
+    ``photons`` electrons per open cell, pixel k counts e_k = photons · m_k electrons, with shot
+    noise of variance e_k (Poisson, in its Gaussian form so gradients flow) plus read noise: the
+    relative noise is 1/sqrt(e_k), so a mask that collects more light reads more precisely and mask
+    design trades what it blocks against signal. Then the amplifier gain divides by
+    photons · full_scale (a white scene reads 1) and the ADC rounds to ``bits``.
+    ``photons=None`` is a noiseless detector.
+
+    ``noise_after_gain=True`` is a classic mistake, kept for the tests (and this toy's first version):
+    a fixed noise is added after the gain, in full-scale units, so every pixel has the same relative
+    noise whatever light it collects, and a pinhole mask reads as precisely as an open one.
     """
-    x = m / full_scale.clamp_min(1e-6)
-    if noise_std > 0:
-        x = x + noise_std * torch.randn_like(x)
+    scale = full_scale.clamp_min(1e-6)
+    x = m / scale
+    if photons is not None:
+        if noise_after_gain:
+            x = x + AFTER_GAIN_STD * torch.randn_like(x)            # the same for every mask
+        else:
+            e = photons * m.clamp_min(0)
+            sigma = torch.sqrt(e + read_noise ** 2)
+            x = (e + sigma * torch.randn_like(e)) / (photons * scale)
     x = x.clamp(0, 1)
     if bits:
         x = QuantizeSTE.apply(x, 2 ** bits - 1)
     return x
+
+
+@torch.no_grad()
+def reading_snr(optics: "Optics", scene: torch.Tensor, draws: int = 2000, seed: int = 0) -> torch.Tensor:
+    """Signal-to-noise ratio of each pixel's reading of one ``scene`` (H, W), measured over
+    ``draws`` noisy readings: mean / standard deviation, shape (K,). With shot noise it grows like
+    the square root of the light the mask collects."""
+    torch.manual_seed(seed)
+    r = optics(scene.expand(draws, *scene.shape))
+    return r.mean(0) / r.std(0).clamp_min(1e-12)
 
 
 class BinarizeSTE(torch.autograd.Function):
@@ -270,14 +298,40 @@ class BinarizeSTE(torch.autograd.Function):
         return grad
 
 
-class Optics(nn.Module):
-    """K pixels, each one photodetector behind a mask: ``masks()`` (K, H, W), ``forward`` the readings."""
+def misalign(masks: torch.Tensor, shift: tuple[int, int] = (0, 0), blur: float = 0.0) -> torch.Tensor:
+    """The masks as the hardware may see them: moved by ``shift`` = (dy, dx) grid cells (what
+    leaves the grid is lost, what enters is opaque) and blurred by a Gaussian of ``blur`` cells
+    (the mask printed slightly out of focus, or the detector's finite size). (K, H, W) -> (K, H, W)."""
+    dy, dx = shift
+    h, w = masks.shape[-2:]
+    if dy or dx:
+        padded = F.pad(masks, (abs(dx), abs(dx), abs(dy), abs(dy)))
+        masks = padded[..., abs(dy) - dy: abs(dy) - dy + h, abs(dx) - dx: abs(dx) - dx + w]
+    if blur > 0:
+        r = int(math.ceil(3 * blur))
+        g = torch.exp(-torch.arange(-r, r + 1, dtype=masks.dtype, device=masks.device) ** 2 / (2 * blur ** 2))
+        g = g / g.sum()
+        x = F.conv2d(F.pad(masks[:, None], (r, r, 0, 0), mode="replicate"), g.view(1, 1, 1, -1))
+        masks = F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), g.view(1, 1, -1, 1))[:, 0]
+    return masks
 
-    def __init__(self, k: int, shape: tuple[int, int], noise_std: float = 1e-3,
-                 bits: int | None = 12) -> None:
+
+class Optics(nn.Module):
+    """K pixels, each one photodetector behind a mask: ``masks()`` (K, H, W), ``forward`` the readings.
+
+    ``shift`` and ``blur`` (set them at evaluation) apply ``misalign`` to the masks the light meets,
+    while the gain stays calibrated for the intended mask: the hardware error the camera must survive.
+    """
+
+    def __init__(self, k: int, shape: tuple[int, int], photons: float | None = PHOTONS,
+                 bits: int | None = 12, noise_after_gain: bool = False) -> None:
         super().__init__()
-        _check_int("k", k, 1)
-        self.k, self.shape, self.noise_std, self.bits = k, tuple(shape), noise_std, bits
+        check_number("k", k, low=1, integer=True)
+        if photons is not None:
+            check_positive("photons", photons)
+        self.k, self.shape, self.photons, self.bits = k, tuple(shape), photons, bits
+        self.noise_after_gain = noise_after_gain
+        self.shift, self.blur = (0, 0), 0.0
 
     def masks(self) -> torch.Tensor:
         raise NotImplementedError
@@ -285,34 +339,51 @@ class Optics(nn.Module):
     def forward(self, scenes: torch.Tensor) -> torch.Tensor:
         """scenes (..., H, W) -> readings (..., K): eq. (1), then the photodetector."""
         masks = self.masks()
-        return photodetector(measure(scenes, masks), masks.sum((-2, -1)), self.noise_std, self.bits)
+        seen = misalign(masks, self.shift, self.blur) if (self.shift != (0, 0) or self.blur) else masks
+        return photodetector(measure(scenes, seen), masks.sum((-2, -1)), self.photons, READ_NOISE,
+                             self.bits, self.noise_after_gain)
 
 
 class FreeformPixels(Optics):
     """K learned masks M_k = sigmoid(theta_k / tau) in [0, 1]: the optical layer.
 
     The sigmoid keeps each mask a physical transmittance whatever the optimiser does to theta.
+    ``feature`` is the smallest feature a printer can make, in grid cells: theta lives on a grid
+    ``feature`` times coarser and each value paints a feature × feature block, so a binarised mask
+    has no island or hole smaller than that (a single-cell island would not survive printing).
     ``binarize`` prepares masks for a binary (ink / no ink) print:
       'none'   - grey-level masks, thresholded only if ``hard`` is set at evaluation;
       'ste'    - always threshold in the forward pass, straight-through gradient in the backward;
       'anneal' - the trainer lowers the temperature tau from 1 towards 0, so the sigmoid becomes a step.
+    ``straight_through=False`` thresholds without the straight-through gradient (a mistake, for tests).
     """
 
     def __init__(self, k: int, shape: tuple[int, int], binarize: Binarize = "none",
-                 noise_std: float = 1e-3, bits: int | None = 12) -> None:
-        super().__init__(k, shape, noise_std, bits)
-        _check_choice("binarize", binarize, ("none", "ste", "anneal"))
-        self.binarize = binarize
+                 photons: float | None = PHOTONS, bits: int | None = 12, feature: int = 1,
+                 noise_after_gain: bool = False, constrain: bool = True,
+                 straight_through: bool = True) -> None:
+        super().__init__(k, shape, photons, bits, noise_after_gain)
+        check_choice("binarize", binarize, ("none", "ste", "anneal"))
+        check_number("feature", feature, low=1, integer=True)
+        check_arg(self.shape[0] % feature == 0 and self.shape[1] % feature == 0, "feature",
+                  f"a divisor of both sides of the {self.shape[0]}×{self.shape[1]} grid", feature)
+        self.binarize, self.feature = binarize, feature
+        self.constrain, self.straight_through = constrain, straight_through
         # Start from random speckle around grey: every pixel sees a bit of everything, and the
         # K pixels differ from the start (identical masks would get identical gradients).
-        self.theta = nn.Parameter(torch.randn(k, *self.shape))
+        self.theta = nn.Parameter(torch.randn(k, self.shape[0] // feature, self.shape[1] // feature))
         self.tau = 1.0
         self.hard = False
 
     def masks(self) -> torch.Tensor:
-        soft = torch.sigmoid(self.theta / self.tau)
+        theta = self.theta
+        if self.feature > 1:
+            theta = theta.repeat_interleave(self.feature, -2).repeat_interleave(self.feature, -1)
+        if not self.constrain:          # a mistake kept for the tests: weights, not transmittances
+            return theta
+        soft = torch.sigmoid(theta / self.tau)
         if self.binarize == "ste":
-            return BinarizeSTE.apply(soft)
+            return BinarizeSTE.apply(soft) if self.straight_through else (soft > 0.5).to(soft.dtype)
         if self.hard:
             return (soft > 0.5).to(soft.dtype)
         return soft
@@ -324,7 +395,7 @@ def block_masks(k: int, shape: tuple[int, int]) -> torch.Tensor:
     Among the factorisations of K we pick the grid whose cells are closest to square, so K = 4 is
     a 2×2 grid on the square room and a 1×4 row on the long road.
     """
-    _check_int("k", k, 1)
+    check_number("k", k, low=1, integer=True)
     h, w = shape
     r = min((d for d in range(1, k + 1) if k % d == 0),
             key=lambda d: abs(np.log((h / d) / (w / (k // d)))))
@@ -337,16 +408,78 @@ def block_masks(k: int, shape: tuple[int, int]) -> torch.Tensor:
     return (cell[None] == torch.arange(k)[:, None, None]).float()
 
 
-class ConventionalPixels(Optics):
-    """The baseline: K square pixels, i.e. freeform pixels whose masks are fixed boxes."""
+def roughness(masks: torch.Tensor) -> float:
+    """Mean |difference| between neighbouring cells of the masks: 0 for flat masks, ~0.5 for binary
+    salt-and-pepper. The smoothness a random control must match."""
+    dy = (masks[..., 1:, :] - masks[..., :-1, :]).abs().mean()
+    dx = (masks[..., :, 1:] - masks[..., :, :-1]).abs().mean()
+    return float((dx + dy) / 2)
 
-    def __init__(self, k: int, shape: tuple[int, int], noise_std: float = 1e-3,
-                 bits: int | None = 12) -> None:
-        super().__init__(k, shape, noise_std, bits)
-        self.register_buffer("boxes", block_masks(k, self.shape))
+
+def blob_masks(k: int, shape: tuple[int, int], coverage: float, sigma: float,
+               seed: int = 0) -> torch.Tensor:
+    """K random binary masks made of blobs: white noise blurred by a Gaussian of ``sigma`` cells and
+    thresholded so that a fraction ``coverage`` of each mask is open. (K, H, W) in {0, 1}.
+
+    This is the fair control for learned masks: printable, as open and as smooth as they are, only
+    not learned. (Speckle masks sigmoid(randn) are not: each cell is grey and independent, so every
+    pixel reads the scene's mean brightness and the control is doomed from the start.)
+    """
+    check_number("k", k, low=1, integer=True)
+    check_number("coverage", coverage, low=0, high=1, strict_low=True)
+    check_positive("sigma", sigma)
+    g = torch.Generator().manual_seed(seed)
+    field = misalign(torch.randn(k, *shape, generator=g), blur=sigma)
+    level = torch.quantile(field.flatten(1), 1 - coverage, dim=1)
+    return (field > level[:, None, None]).float()
+
+
+def matched_blob_masks(learned: torch.Tensor, seed: int = 0,
+                       sigmas: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)) -> torch.Tensor:
+    """Random blob masks with the ``learned`` masks' coverage (mean transmittance) and the blur
+    whose roughness comes closest to theirs (after binarising them at 1/2)."""
+    check_shape("learned", learned, (None, None, None))
+    k, shape = learned.shape[0], tuple(learned.shape[1:])
+    coverage = float(learned.mean().clamp(0.02, 0.98))
+    target = roughness((learned > 0.5).float())
+    best = min(sigmas, key=lambda s: abs(roughness(blob_masks(k, shape, coverage, s, seed)) - target))
+    return blob_masks(k, shape, coverage, best, seed)
+
+
+def smallest_feature(mask: torch.Tensor) -> int:
+    """The size, in cells, of the smallest island of ink or of clear in a binary mask (H, W)
+    (4-connected components): what a printer would have to reproduce."""
+    from scipy import ndimage
+
+    m = mask.detach().cpu().numpy() > 0.5
+    sizes = []
+    for part in (m, ~m):
+        labels, n = ndimage.label(part)
+        if n:
+            sizes.append(np.bincount(labels.ravel())[1:].min())
+    return int(min(sizes)) if sizes else 0
+
+
+class FixedPixels(Optics):
+    """Pixels behind given, fixed masks (K, H, W): conventional boxes, or a random control."""
+
+    def __init__(self, masks: torch.Tensor, photons: float | None = PHOTONS, bits: int | None = 12,
+                 noise_after_gain: bool = False) -> None:
+        check_shape("masks", masks, (None, None, None))
+        super().__init__(masks.shape[0], tuple(masks.shape[1:]), photons, bits, noise_after_gain)
+        self.register_buffer("fixed", masks.float().clone())
 
     def masks(self) -> torch.Tensor:
-        return self.boxes
+        return self.fixed
+
+
+class ConventionalPixels(FixedPixels):
+    """The baseline: K square pixels, i.e. freeform pixels whose masks are fixed boxes."""
+
+    def __init__(self, k: int, shape: tuple[int, int], photons: float | None = PHOTONS,
+                 bits: int | None = 12, noise_after_gain: bool = False) -> None:
+        check_number("k", k, low=1, integer=True)
+        super().__init__(block_masks(k, shape), photons, bits, noise_after_gain)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,7 +536,7 @@ class MinimalistCamera(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------
-# 4. The upper bound: a small CNN that sees every pixel of a full-resolution camera
+# 4. The reference: a small CNN that sees every pixel of a full-resolution camera
 # ---------------------------------------------------------------------------------------------
 
 class FullResCNN(nn.Module):
@@ -414,9 +547,9 @@ class FullResCNN(nn.Module):
     """
 
     def __init__(self, shape: tuple[int, int], n_out: int, frames: int = 1, width: int = 8,
-                 noise_std: float = 1e-3, bits: int | None = 12) -> None:
+                 photons: float | None = PHOTONS, bits: int | None = 12) -> None:
         super().__init__()
-        self.shape, self.frames, self.noise_std, self.bits = tuple(shape), frames, noise_std, bits
+        self.shape, self.frames, self.photons, self.bits = tuple(shape), frames, photons, bits
 
         def block(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
             return [nn.Conv2d(c_in, c_out, 3, stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
@@ -430,7 +563,7 @@ class FullResCNN(nn.Module):
         h, w = self.shape
         check_shape("scenes", scenes, (None, h, w) if self.frames == 1 else (None, self.frames, h, w))
         x = scenes.reshape(-1, self.frames, h, w)
-        x = photodetector(x, torch.ones((), device=x.device), self.noise_std, self.bits)  # one tiny pixel each
+        x = photodetector(x, torch.ones((), device=x.device), self.photons, READ_NOISE, self.bits)  # one cell each
         x = x.clamp_min(1 / (2 ** (self.bits or 12) - 1)).log()
         return self.net(x - x.mean((-3, -2, -1), keepdim=True))
 
@@ -460,7 +593,7 @@ class Data:
 
 def make_data(task: Task = "count", n_train: int = 3000, n_test: int = 1000, seed: int = 0) -> Data:
     """Render a task's train and test sets with different seeds (no frame is in both)."""
-    _check_choice("task", task, ("count", "speed"))
+    check_choice("task", task, ("count", "speed"))
     maker = make_room if task == "count" else make_road
     x_tr, y_tr = maker(n_train, seed=2 * seed)
     x_te, y_te = maker(n_test, seed=2 * seed + 1)
@@ -478,14 +611,26 @@ class Result:
 
 
 def build(task: Task, pixels: Pixels, k: int, shape: tuple[int, int], frames: int = 1,
-          binarize: Binarize = "none", noise_std: float = 1e-3, bits: int | None = 12) -> nn.Module:
-    """The three cameras of the comparison, with the same photodetector and the same head."""
-    _check_choice("pixels", pixels, ("freeform", "conventional", "cnn"))
+          binarize: Binarize = "none", photons: float | None = PHOTONS, bits: int | None = 12, *,
+          masks: torch.Tensor | None = None, feature: int = 1, width: int = 8,
+          noise_after_gain: bool = False) -> nn.Module:
+    """The cameras of the comparison, with the same photodetector and the same head.
+
+    'freeform': K learned masks; 'conventional': K boxes; 'fixed': the given ``masks`` (K, H, W),
+    e.g. a random control; 'cnn': every cell of the grid is its own tiny pixel.
+    """
+    check_choice("pixels", pixels, PIXELS)
     n_out = MAX_PEOPLE + 1 if task == "count" else 1
     if pixels == "cnn":
-        return FullResCNN(shape, n_out, frames, noise_std=noise_std, bits=bits)
-    optics = (FreeformPixels(k, shape, binarize, noise_std, bits) if pixels == "freeform"
-              else ConventionalPixels(k, shape, noise_std, bits))
+        return FullResCNN(shape, n_out, frames, width=width, photons=photons, bits=bits)
+    if pixels == "fixed":
+        check_arg(masks is not None, "masks", "a (K, H, W) tensor of masks for pixels='fixed'", masks)
+        check_shape("masks", masks, (None, *shape))
+        optics: Optics = FixedPixels(masks, photons, bits, noise_after_gain)
+    elif pixels == "freeform":
+        optics = FreeformPixels(k, shape, binarize, photons, bits, feature, noise_after_gain)
+    else:
+        optics = ConventionalPixels(k, shape, photons, bits, noise_after_gain)
     return MinimalistCamera(optics, n_out, frames)
 
 
@@ -495,20 +640,33 @@ def _loss(task: Task, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: Task,
-             hard: bool = False, seed: int = 1234) -> float:
-    """Test score with fresh (seeded) sensor noise; ``hard`` thresholds freeform masks at 1/2."""
+             hard: bool = False, seed: int = 1234, shift: tuple[int, int] = (0, 0),
+             blur: float = 0.0) -> float:
+    """Test score with fresh (seeded) sensor noise: accuracy for 'count', mean absolute error for 'speed'.
+
+    ``hard`` thresholds freeform masks at 1/2; ``shift`` (cells) and ``blur`` (a Gaussian's sigma
+    in cells) misalign the masks the light meets, as a mask glued 1 px off or printed soft would.
+    """
     dev = next(model.parameters()).device
     optics = getattr(model, "optics", None)
     if hard and not isinstance(optics, FreeformPixels):
         raise ValueError(f"hard: only freeform pixels have masks to binarise, got a {type(model).__name__}")
+    if (shift != (0, 0) or blur) and not isinstance(optics, Optics):
+        raise ValueError(f"shift: only cameras with masks can be misaligned, got a {type(model).__name__}")
     model.eval()
     was_hard = optics.hard if isinstance(optics, FreeformPixels) else False
     if isinstance(optics, FreeformPixels):
         optics.hard = hard or was_hard
+    if isinstance(optics, Optics):
+        optics.shift, optics.blur = tuple(shift), float(blur)
     torch.manual_seed(seed)
-    out = torch.cat([model(xb.to(dev)) for xb in x.split(1024)]).cpu()
-    if isinstance(optics, FreeformPixels):
-        optics.hard = was_hard
+    try:
+        out = torch.cat([model(xb.to(dev)) for xb in x.split(1024)]).cpu()
+    finally:
+        if isinstance(optics, FreeformPixels):
+            optics.hard = was_hard
+        if isinstance(optics, Optics):
+            optics.shift, optics.blur = (0, 0), 0.0
     if task == "count":
         return (out.argmax(1) == y).float().mean().item()
     return (out[:, 0] - y).abs().mean().item()
@@ -516,39 +674,48 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: Task,
 
 def train(task: Task = "count", pixels: Pixels = "freeform", k: int = 4, *, data: Data | None = None,
           binarize: Binarize = "none", epochs: int = 30, batch_size: int = 128, lr: float = 3e-3,
-          mask_lr: float = 0.1, noise_std: float = 1e-3, bits: int | None = 12,
-          n_train: int = 3000, n_test: int = 1000, seed: int = 0) -> Result:
+          mask_lr: float = 0.1, photons: float | None = PHOTONS, bits: int | None = 12,
+          masks: torch.Tensor | None = None, feature: int = 1, width: int = 8, mask_jitter: int = 0,
+          noise_after_gain: bool = False, n_train: int = 3000, n_test: int = 1000, seed: int = 0) -> Result:
     """Train one camera end to end and score it on the test set.
 
     The masks get their own, larger learning rate: theta lives in logit units, where a step of
     0.1 barely moves a grey mask but lets a mask commit to black or white within a few epochs.
-    ``mask_lr=0`` freezes the random initial masks (the ablation: is it the learning that helps?).
-    With ``binarize='anneal'`` the sigmoid temperature falls geometrically from 1 to 0.02.
+    ``mask_lr=0`` freezes the random initial masks; ``pixels='fixed'`` with ``masks`` trains only the
+    network behind given masks (the random-blob control). With ``binarize='anneal'`` the sigmoid
+    temperature falls geometrically from 1 to 0.02. ``mask_jitter=j`` shifts the masks by a random
+    -j..j cells every batch, so the design tolerates misalignment (the authors' code blurs the
+    masks for the same purpose).
     """
-    _check_choice("task", task, ("count", "speed"))
-    _check_choice("pixels", pixels, ("freeform", "conventional", "cnn"))
-    _check_int("k", k, 1)
-    _check_choice("binarize", binarize, ("none", "ste", "anneal"))
+    check_choice("task", task, ("count", "speed"))
+    check_choice("pixels", pixels, PIXELS)
+    check_number("k", k, low=1, integer=True)
+    check_choice("binarize", binarize, ("none", "ste", "anneal"))
     if binarize != "none" and pixels != "freeform":
         raise ValueError(f"binarize: only freeform pixels can be binarised, got {binarize!r} with pixels={pixels!r}")
-    _check_int("epochs", epochs, 1)
-    _check_int("batch_size", batch_size, 2)
+    check_number("epochs", epochs, low=1, integer=True)
+    check_number("batch_size", batch_size, low=2, integer=True)
+    check_number("mask_jitter", mask_jitter, low=0, integer=True)
     if bits is not None:
-        _check_int("bits", bits, 1, 24)
-    for name, value in (("noise_std", noise_std), ("mask_lr", mask_lr), ("lr", lr)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ValueError(f"{name}: expected a number >= 0, got {value!r}")
+        check_number("bits", bits, low=1, high=24, integer=True)
+    for name, value in (("mask_lr", mask_lr), ("lr", lr)):
+        check_number(name, value, low=0)
+    if photons is not None:
+        check_positive("photons", photons)
+    if pixels == "fixed":
+        check_arg(masks is not None, "masks", "a (K, H, W) tensor of masks for pixels='fixed'", masks)
     if data is None:
         data = make_data(task, n_train, n_test, seed)
     elif data.task != task:
         raise ValueError(f"data: expected a {task!r} data set, got one for {data.task!r}")
     gen = seed_everything(seed)
     dev = device()
-    model = build(task, pixels, k, data.shape, data.frames, binarize, noise_std, bits).to(dev)
+    model = build(task, pixels, k, data.shape, data.frames, binarize, photons, bits, masks=masks,
+                  feature=feature, width=width, noise_after_gain=noise_after_gain).to(dev)
     optics = getattr(model, "optics", None)
-    masks = [p for n, p in model.named_parameters() if n.endswith("theta")]
+    thetas = [p for n, p in model.named_parameters() if n.endswith("theta")]
     rest = [p for n, p in model.named_parameters() if not n.endswith("theta")]
-    opt = torch.optim.Adam([{"params": rest, "lr": lr}, {"params": masks, "lr": mask_lr}])
+    opt = torch.optim.Adam([{"params": rest, "lr": lr}, {"params": thetas, "lr": mask_lr}])
     n = len(data.x_train)
     steps = epochs * ((n + batch_size - 1) // batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[lr, mask_lr], total_steps=steps,
@@ -562,6 +729,8 @@ def train(task: Task = "count", pixels: Pixels = "freeform", k: int = 4, *, data
         for idx in torch.randperm(n, generator=gen).split(batch_size):
             if len(idx) < 2:       # batch norm needs two samples
                 continue
+            if mask_jitter and isinstance(optics, Optics):
+                optics.shift = tuple(torch.randint(-mask_jitter, mask_jitter + 1, (2,), generator=gen).tolist())
             loss = _loss(task, model(data.x_train[idx].to(dev)), data.y_train[idx].to(dev))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -569,6 +738,11 @@ def train(task: Task = "count", pixels: Pixels = "freeform", k: int = 4, *, data
             sched.step()
             total += loss.item() * len(idx)
         losses.append(total / n)
+    if isinstance(optics, Optics):
+        optics.shift = (0, 0)
+    if mask_jitter:
+        # batch norm saw a different shift in every batch; calibrate once for the mounted masks
+        recalibrate(model, data.x_train)
     score = evaluate(model, data.x_test, data.y_test, task, hard=binarize == "anneal")
     return Result(model, score, "accuracy" if task == "count" else "mae", losses)
 
@@ -641,6 +815,38 @@ def train_decoder(r_train: torch.Tensor, x_train: torch.Tensor, r_test: torch.Te
 
 def bits_per_frame(k: int, bits: int = 12) -> int:
     """K readings of ``bits`` each: the whole frame of a minimalist camera."""
-    _check_int("k", k, 1)
-    _check_int("bits", bits, 1, 24)
+    check_number("k", k, low=1, integer=True)
+    check_number("bits", bits, low=1, high=24, integer=True)
     return k * bits
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. Manufacturing: misaligned or blurred masks, and the one-off calibration that absorbs them
+# ---------------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def recalibrate(model: nn.Module, scenes: torch.Tensor, shift: tuple[int, int] = (0, 0),
+                blur: float = 0.0, seed: int = 99) -> nn.Module:
+    """Re-measure the electronic layer's calibration (the batch-norm mean and scale of each log
+    reading) on *unlabelled* frames seen through the misaligned masks, as an installer would do
+    once after mounting the camera. Only the statistics change; no weight is retrained."""
+    dev = next(model.parameters()).device
+    optics = getattr(model, "optics", None)
+    check_arg(isinstance(optics, Optics), "model", "a camera with masks", type(model).__name__)
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]
+    saved = [m.momentum for m in norms]
+    model.train()
+    optics.shift, optics.blur = tuple(shift), float(blur)
+    torch.manual_seed(seed)
+    try:
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None                     # a plain average over all batches
+        for xb in scenes.split(1024):
+            model(xb.to(dev))
+    finally:
+        for m, mom in zip(norms, saved):
+            m.momentum = mom
+        optics.shift, optics.blur = (0, 0), 0.0
+        model.eval()
+    return model

@@ -1,11 +1,15 @@
-"""Tests of minimal_impls/freeform_pixels.py: unit checks, the paper's claims on the toy, bad input."""
+"""Tests of minimal_impls/freeform_pixels.py: unit checks, small-run properties, common mistakes,
+the notebook-size claims (slow) and bad input."""
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import claim
 
 from minimal_impls import freeform_pixels as fp
+
+SLUG = "freeform-pixels"
 
 # ---------------------------------------------------------------------------------------------
 # Unit checks
@@ -33,7 +37,7 @@ def test_measure_works_on_clips_frame_by_frame() -> None:
 
 
 def test_masks_stay_transmittances_and_receive_gradients() -> None:
-    pixels = fp.FreeformPixels(3, (8, 8), noise_std=0.0, bits=None)
+    pixels = fp.FreeformPixels(3, (8, 8), photons=None, bits=None)
     with torch.no_grad():
         pixels.theta.mul_(100)                       # whatever the optimiser does to theta
     m = pixels.masks()
@@ -43,20 +47,20 @@ def test_masks_stay_transmittances_and_receive_gradients() -> None:
 
 
 def test_white_scene_reads_full_scale_through_any_mask() -> None:
-    pixels = fp.FreeformPixels(6, (8, 8), noise_std=0.0, bits=None)
+    pixels = fp.FreeformPixels(6, (8, 8), photons=None, bits=None)
     torch.testing.assert_close(pixels(torch.ones(2, 8, 8)), torch.ones(2, 6))
 
 
 def test_adc_rounds_to_its_levels_with_a_straight_through_gradient() -> None:
     m = torch.tensor([[0.1234, 0.5, 0.9999]], requires_grad=True)
-    r = fp.photodetector(m, torch.ones(3), noise_std=0.0, bits=4)
+    r = fp.photodetector(m, torch.ones(3), photons=None, bits=4)
     assert torch.allclose(r * 15, (r * 15).round())
     r.sum().backward()
     torch.testing.assert_close(m.grad, torch.ones_like(m))
 
 
 def test_binarised_masks_are_zero_or_one_and_still_train() -> None:
-    pixels = fp.FreeformPixels(2, (6, 6), binarize="ste", noise_std=0.0, bits=None)
+    pixels = fp.FreeformPixels(2, (6, 6), binarize="ste", photons=None, bits=None)
     m = pixels.masks()
     assert set(m.unique().tolist()) <= {0.0, 1.0}
     pixels(torch.rand(3, 6, 6)).sum().backward()
@@ -67,7 +71,7 @@ def test_conventional_pixels_are_block_averages() -> None:
     boxes = fp.block_masks(16, (32, 32))
     torch.testing.assert_close(boxes.sum(0), torch.ones(32, 32))     # the boxes tile the image once
     images = torch.rand(3, 32, 32)
-    conv = fp.ConventionalPixels(16, (32, 32), noise_std=0.0, bits=None)
+    conv = fp.ConventionalPixels(16, (32, 32), photons=None, bits=None)
     torch.testing.assert_close(conv(images), F.avg_pool2d(images[:, None], 8).flatten(1))
 
 
@@ -124,8 +128,68 @@ def test_bits_per_frame() -> None:
     assert fp.VGA_BITS / fp.bits_per_frame(8, 12) == 25_600
 
 
+def test_shot_noise_grows_with_the_square_root_of_the_light() -> None:
+    masks = torch.zeros(2, 32, 32)
+    masks[0, 8:12, 8:12] = 1                           # 16 cells
+    masks[1, 8:24, 8:24] = 1                           # 256 cells: 16× the light of a uniform scene
+    snr = fp.reading_snr(fp.FixedPixels(masks, bits=None, photons=200.0), torch.full((32, 32), 0.5))
+    assert snr[1] / snr[0] == pytest.approx(4.0, rel=0.1)       # sqrt(16)
+    want = 0.5 * 200 * 16 / (0.5 * 200 * 16 + fp.READ_NOISE ** 2) ** 0.5
+    assert snr[0].item() == pytest.approx(want, rel=0.1)
+
+
+def test_blob_masks_have_the_requested_coverage_and_are_smooth() -> None:
+    blobs = fp.blob_masks(4, (32, 32), coverage=0.3, sigma=2.0, seed=1)
+    assert set(blobs.unique().tolist()) == {0.0, 1.0}
+    torch.testing.assert_close(blobs.mean((1, 2)), torch.full((4,), 0.3), atol=0.01, rtol=0)
+    assert fp.roughness(blobs) < 0.25 < fp.roughness(torch.rand(4, 32, 32).round())
+
+
+def test_matched_blobs_copy_coverage_and_roughness_of_given_masks() -> None:
+    learned = fp.blob_masks(4, (32, 32), coverage=0.25, sigma=1.0, seed=7)   # stand-in for learned masks
+    control = fp.matched_blob_masks(learned, seed=3)
+    assert abs(control.mean().item() - 0.25) < 0.01
+    assert abs(fp.roughness(control) - fp.roughness(learned)) < 0.05
+    assert not torch.equal(control, learned)
+
+
+def test_minimum_feature_size_paints_blocks() -> None:
+    pixels = fp.FreeformPixels(3, (32, 32), binarize="ste", feature=2)
+    m = pixels.masks()
+    assert m.shape == (3, 32, 32)
+    torch.testing.assert_close(m[:, ::2, ::2], m[:, 1::2, 1::2])
+    assert min(fp.smallest_feature(x) for x in m) >= 4
+    island = torch.zeros(8, 8)
+    island[3, 3] = 1
+    assert fp.smallest_feature(island) == 1
+
+
+def test_misalign_shifts_with_opaque_fill_and_blur_keeps_the_light() -> None:
+    m = torch.zeros(1, 6, 6)
+    m[0, 2, 2] = 1
+    moved = fp.misalign(m, (1, -1))
+    assert moved[0, 3, 1] == 1 and moved.sum() == 1
+    assert fp.misalign(m, (0, 6)).sum() == 0                       # out of the grid: lost
+    blurred = fp.misalign(torch.ones(1, 6, 6), blur=1.0)
+    torch.testing.assert_close(blurred, torch.ones(1, 6, 6))      # a flat mask stays flat
+    assert fp.misalign(m, blur=0.7)[0, 2, 2] < 1
+
+
+def test_recalibration_changes_only_the_statistics(room: fp.Data, trained: dict[str, fp.Result]) -> None:
+    import copy
+
+    model = copy.deepcopy(trained["free4"].model)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fp.recalibrate(model, room.x_train[:300], shift=(1, 0))
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all("norm" in k for k in changed)
+    assert model.optics.shift == (0, 0) and not model.training
+
+
 # ---------------------------------------------------------------------------------------------
-# Claim tests (smaller than the notebook: 1500 training frames)
+# Small-run properties (1500 training frames; the claims themselves are checked at notebook size
+# under @pytest.mark.slow below)
 # ---------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -135,58 +199,145 @@ def room() -> fp.Data:
 
 @pytest.fixture(scope="module")
 def trained(room: fp.Data) -> dict[str, fp.Result]:
-    return {"free1": fp.train("count", "freeform", 1, data=room),
-            "free4": fp.train("count", "freeform", 4, data=room),
-            "free8": fp.train("count", "freeform", 8, data=room),
+    free4 = fp.train("count", "freeform", 4, data=room)
+    blobs = fp.matched_blob_masks(free4.model.optics.masks().detach(), seed=0)
+    return {"free4": free4,
+            "blob4": fp.train("count", "fixed", 4, data=room, masks=blobs),
             "conv4": fp.train("count", "conventional", 4, data=room),
-            "conv64": fp.train("count", "conventional", 64, data=room),
-            "cnn": fp.train("count", "cnn", data=room, epochs=10, lr=1e-2)}
+            "conv64": fp.train("count", "conventional", 64, data=room)}
 
 
-def test_claim_freeform_counts_better_than_conventional_at_equal_k(trained: dict[str, fp.Result]) -> None:
-    assert trained["free4"].score >= 0.9
+def test_small_run_learned_masks_beat_boxes_and_matched_random_blobs(trained: dict[str, fp.Result]) -> None:
+    assert trained["free4"].score >= 0.8
     assert trained["free4"].score - trained["conv4"].score >= 0.3
+    assert trained["free4"].score - trained["blob4"].score >= 0.3
 
 
-def test_claim_accuracy_rises_with_k_and_reaches_the_cnn(trained: dict[str, fp.Result]) -> None:
-    s1, s4, s8 = (trained[f"free{k}"].score for k in (1, 4, 8))
-    assert s1 < 0.4 < s4 <= s8 + 0.01              # one pixel cannot separate light from people
-    assert trained["cnn"].score >= 0.75             # the upper bound does learn the task ...
-    assert s8 >= trained["cnn"].score - 0.02        # ... and eight freeform pixels get there
+def test_small_run_four_freeform_pixels_rival_sixtyfour_boxes(trained: dict[str, fp.Result]) -> None:
+    assert trained["free4"].score >= trained["conv64"].score - 0.05
 
 
-def test_claim_four_freeform_pixels_beat_sixtyfour_boxes(trained: dict[str, fp.Result]) -> None:
-    assert trained["free4"].score >= trained["conv64"].score
-
-
-def test_claim_binarised_masks_lose_little(room: fp.Data, trained: dict[str, fp.Result]) -> None:
-    grey = trained["free4"].score
-    binary = fp.train("count", "freeform", 4, data=room, binarize="ste")
-    assert binary.score >= grey - 0.03
-    thresholded = fp.evaluate(trained["free4"].model, room.x_test, room.y_test, "count", hard=True)
-    assert thresholded >= grey - 0.05
-
-
-def test_claim_scene_cannot_be_rebuilt_from_freeform_readings(room: fp.Data,
-                                                              trained: dict[str, fp.Result]) -> None:
+def test_small_run_scene_is_harder_to_rebuild_from_freeform_readings(room: fp.Data,
+                                                                    trained: dict[str, fp.Result]) -> None:
     people = (room.x_test - fp.make_room(len(room.x_test), seed=1, empty=True)[0]).abs() > 0.02
     err = {}
     for name in ("free4", "conv64"):
         cam = trained[name].model
         rec = fp.train_decoder(fp.camera_readings(cam, room.x_train), room.x_train,
-                               fp.camera_readings(cam, room.x_test), room.x_test, focus=people, epochs=30)
+                               fp.camera_readings(cam, room.x_test), room.x_test, focus=people, epochs=15)
         err[name] = rec.person_mse
-    assert err["free4"] >= 3 * err["conv64"]
+    assert err["free4"] >= 2 * err["conv64"]
 
 
+# ---------------------------------------------------------------------------------------------
+# Common mistakes: each test applies the mistake and shows the check it breaks
+# ---------------------------------------------------------------------------------------------
+
+def _snr_gain(noise_after_gain: bool) -> float:
+    masks = torch.zeros(2, 32, 32)
+    masks[0, 15:17, 15:17] = 1
+    masks[1, 2:30, 2:30] = 1
+    optics = fp.FixedPixels(masks, bits=None, noise_after_gain=noise_after_gain)
+    snr = fp.reading_snr(optics, torch.full((32, 32), 0.4))
+    return (snr[1] / snr[0]).item()
+
+
+def test_mistake_noise_after_gain() -> None:
+    c = claim(SLUG, "snr_gain_largest_vs_smallest")
+    assert c.holds(_snr_gain(noise_after_gain=False))          # shot noise: light is signal
+    assert not c.holds(_snr_gain(noise_after_gain=True))       # the mistake: every mask equally precise
+
+
+def test_mistake_speckle_control() -> None:
+    """The control must match the learned masks' smoothness; grey speckle does not, matched blobs do."""
+    learned = fp.blob_masks(4, (32, 32), coverage=0.3, sigma=1.5, seed=11)   # smooth, like learned masks
+    target = fp.roughness(learned)
+    torch.manual_seed(0)
+    speckle = fp.FreeformPixels(4, (32, 32)).masks().detach()
+    matched = fp.matched_blob_masks(learned, seed=2)
+    assert abs(fp.roughness(matched) - target) < 0.05
+    assert abs(fp.roughness(speckle) - target) > 0.05
+    assert abs(fp.roughness((speckle > 0.5).float()) - target) > 0.2   # binarised speckle: salt and pepper
+
+
+def test_mistake_threshold_without_straight_through() -> None:
+    def grad_norm(straight_through: bool) -> float:
+        pixels = fp.FreeformPixels(3, (8, 8), binarize="ste", photons=None, bits=None,
+                                   straight_through=straight_through)
+        out = pixels(torch.rand(5, 8, 8)).pow(2).sum()
+        if not out.requires_grad:                 # nothing connects the readings to theta
+            return 0.0
+        out.backward()
+        return 0.0 if pixels.theta.grad is None else pixels.theta.grad.abs().sum().item()
+
+    assert grad_norm(True) > 0                    # the masks can learn
+    assert grad_norm(False) == 0                  # the step function's gradient is zero: they cannot
+
+
+def test_mistake_unconstrained_masks() -> None:
+    def physical(pixels: fp.FreeformPixels) -> bool:
+        m = pixels.masks()
+        return bool((m >= 0).all() and (m <= 1).all())
+
+    good = fp.FreeformPixels(3, (8, 8))
+    bad = fp.FreeformPixels(3, (8, 8), constrain=False)
+    with torch.no_grad():
+        good.theta.copy_(torch.randn(3, 8, 8) * 5)
+        bad.theta.copy_(good.theta)
+    assert physical(good)
+    assert not physical(bad)
+
+
+def test_mistake_no_minimum_feature_size() -> None:
+    """Binary masks trained without a minimum feature contain single-cell islands; feature=2 cannot."""
+    data = fp.make_data("count", n_train=300, n_test=100, seed=4)
+    plain = fp.train("count", "freeform", 4, data=data, binarize="ste", epochs=3)
+    blocky = fp.train("count", "freeform", 4, data=data, binarize="ste", feature=2, epochs=3)
+    assert min(fp.smallest_feature(m) for m in plain.model.optics.masks().detach()) < 4
+    assert min(fp.smallest_feature(m) for m in blocky.model.optics.masks().detach()) >= 4
+
+
+# ---------------------------------------------------------------------------------------------
+# The claims at notebook size (slow): thresholds read from papers/freeform-pixels.md
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def notebook_room() -> fp.Data:
+    return fp.make_data("count", n_train=2000, n_test=1000, seed=0)
+
+
+@pytest.mark.slow
+def test_claim_learned_masks_count_on_every_seed_and_random_blobs_do_not(notebook_room: fp.Data) -> None:
+    free, blob, conv = [], [], []
+    for s in (0, 1, 2):
+        r = fp.train("count", "freeform", 4, data=notebook_room, seed=s)
+        masks = fp.matched_blob_masks(r.model.optics.masks().detach().cpu(), seed=s)
+        free.append(r.score)
+        blob.append(fp.train("count", "fixed", 4, data=notebook_room, masks=masks, seed=s).score)
+        conv.append(fp.train("count", "conventional", 4, data=notebook_room, seed=s).score)
+    c = claim(SLUG, "freeform_acc_k4_min")
+    assert c.holds(min(free)) and not c.holds(max(blob))
+    gap = claim(SLUG, "k4_gap_min_over_seeds")
+    assert gap.holds(min(f - v for f, v in zip(free, conv)))
+    assert not gap.holds(sum(blob) / 3 - sum(conv) / 3)
+
+
+@pytest.mark.slow
+def test_claim_binary_masks_lose_little(notebook_room: fp.Data) -> None:
+    grey = fp.train("count", "freeform", 4, data=notebook_room)
+    binary = fp.train("count", "freeform", 4, data=notebook_room, binarize="ste")
+    printable = fp.train("count", "freeform", 4, data=notebook_room, binarize="ste", feature=2, mask_jitter=1)
+    c = claim(SLUG, "binarize_cost")
+    assert c.holds(grey.score - binary.score)
+    assert not c.holds(grey.score - printable.score)
+
+
+@pytest.mark.slow
 def test_claim_speed_from_freeform_pixels_beats_boxes() -> None:
-    road = fp.make_data("speed", n_train=3000, n_test=500, seed=0)
+    road = fp.make_data("speed", n_train=3000, n_test=1000, seed=0)
     free = fp.train("speed", "freeform", 4, data=road, epochs=50)
     conv = fp.train("speed", "conventional", 4, data=road, epochs=50)
-    guess = (road.y_test - road.y_train.mean()).abs().mean().item()
-    assert conv.score < guess                     # boxes read over time do see the car move ...
-    assert free.score < 0.8 * conv.score          # ... learned masks see it clearly better
-    assert free.score < 0.3 * guess
+    assert claim(SLUG, "speed_mae_ratio").holds(conv.score / free.score)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,8 +377,14 @@ def test_bad_arguments_are_rejected() -> None:
         fp.train("count", "conventional", 4, binarize="ste")
     with pytest.raises(ValueError, match=r"bits: expected an integer in \[1, 24\], got 0"):
         fp.train("count", bits=0)
-    with pytest.raises(ValueError, match=r"noise_std: expected a number >= 0, got -1"):
-        fp.train("count", noise_std=-1)
+    with pytest.raises(ValueError, match=r"photons: expected a positive number, got -1"):
+        fp.train("count", photons=-1)
+    with pytest.raises(ValueError, match=r"feature: expected a divisor of both sides of the 32×32 grid, got 3"):
+        fp.FreeformPixels(4, (32, 32), feature=3)
+    with pytest.raises(ValueError, match=r"masks: expected a \(K, H, W\) tensor of masks for pixels='fixed'"):
+        fp.train("count", "fixed")
+    with pytest.raises(ValueError, match=r"coverage: expected a number in \(0, 1\]"):
+        fp.blob_masks(2, (8, 8), coverage=0.0, sigma=1.0)
     with pytest.raises(ValueError, match=r"k: expected a grid of boxes that fits a 2×2 image"):
         fp.block_masks(7, (2, 2))
     with pytest.raises(ValueError, match=r"n_people: expected an integer in \[0, 5\], got 9"):
