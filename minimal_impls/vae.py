@@ -35,13 +35,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimal_impls.common import check_shape, device, load_digits_split, seed_everything
+from minimal_impls.common import (check_choice, check_number, check_positive, check_shape, device,
+                                  load_digits_split, seed_everything)
 
 N_PIXELS = 64  # an 8×8 digit, flattened
 
@@ -50,14 +52,6 @@ def mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
     """Two tanh hidden layers: the paper's App. C MLP with one more layer (see the module docstring)."""
     return nn.Sequential(nn.Linear(n_in, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
                          nn.Linear(hidden, n_out))
-
-
-def _check_positive(name: str, value: float, *, integer: bool = True) -> None:
-    """One-line ValueError for a bad hyper-parameter (the house style for bad input)."""
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-        want = "a positive integer" if integer else "a positive number"
-        raise ValueError(f"{name}: expected {want}, got {value!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,7 +137,7 @@ class VAE(nn.Module):
     def __init__(self, latent_dim: int = 2, hidden: int = 256, n_in: int = N_PIXELS) -> None:
         super().__init__()
         for name, value in (("latent_dim", latent_dim), ("hidden", hidden), ("n_in", n_in)):
-            _check_positive(name, value)
+            check_positive(name, value, integer=True)
         self.latent_dim, self.n_in = latent_dim, n_in
         self.encoder = GaussianEncoder(n_in, hidden, latent_dim)
         self.decoder = BernoulliDecoder(latent_dim, hidden, n_in)
@@ -175,6 +169,54 @@ class VAE(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------
+# 3b. Why reparameterise: two unbiased gradient estimators of the same expectation (Sec. 2.2-2.3)
+# ---------------------------------------------------------------------------------------------
+
+Estimator = Literal["reparameterised", "score_function"]
+
+
+def recon_gradient_estimates(model: VAE, x: torch.Tensor, samples: int, repeats: int,
+                             estimator: Estimator) -> torch.Tensor:
+    """`repeats` independent L-sample estimates of d/d(mu, log sigma^2) E_q[log p_theta(x|z)].
+
+    Both estimators are unbiased for the same gradient of the reconstruction term of eq. (3):
+    - score_function (Sec. 2.2, the "naive" estimator that the paper says "exhibits very high
+      variance"): mean_l f(z_l) grad log q(z_l|x), with the sample z_l treated as a constant;
+    - reparameterised (Sec. 2.3, eq. 5): mean_l grad f(mu + sigma ⊙ eps_l), backprop through the sample.
+    f(z) = log p_theta(x|z) (eq. 11). Returns (repeats, N, 2J): the estimate for each repeat and image.
+    """
+    check_choice("estimator", estimator, ("reparameterised", "score_function"))
+    check_positive("samples", samples, integer=True)
+    check_positive("repeats", repeats, integer=True)
+    with torch.no_grad():
+        mu0, logvar0 = model.encode(x)
+    # One leaf copy of (mu, logvar) per repeat, so a single backward pass returns every repeat's
+    # gradient: entry (r, n) only touches the terms of repeat r and image n.
+    shape = (repeats, 1, *mu0.shape)
+    mu = mu0.expand(shape).clone().requires_grad_(True)
+    logvar = logvar0.expand(shape).clone().requires_grad_(True)
+    eps = torch.randn(repeats, samples, *mu0.shape, device=mu0.device)          # (R, L, N, J)
+    z = mu + torch.exp(0.5 * logvar) * eps
+    x = x.expand(repeats, samples, *x.shape)
+    if estimator == "reparameterised":
+        surrogate = bernoulli_log_likelihood(x, model.decoder(z)).mean(1).sum()
+    else:
+        z = z.detach()                                                        # no path through the sample
+        with torch.no_grad():
+            f = bernoulli_log_likelihood(x, model.decoder(z))                 # (R, L, N)
+        log_q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
+        surrogate = (f * log_q).mean(1).sum()                                 # its gradient: E[f grad log q]
+    g_mu, g_lv = torch.autograd.grad(surrogate, (mu, logvar))
+    return torch.cat([g_mu, g_lv], -1).squeeze(1)
+
+
+def gradient_variance(model: VAE, x: torch.Tensor, samples: int, repeats: int = 50,
+                      estimator: Estimator = "reparameterised") -> float:
+    """Variance of an L-sample gradient estimate across repeats, averaged over images and components."""
+    return float(recon_gradient_estimates(model, x, samples, repeats, estimator).var(0).mean())
+
+
+# ---------------------------------------------------------------------------------------------
 # 4. VQ-VAE: a discrete posterior through a learned codebook (van den Oord et al. 2017, Sec. 3)
 # ---------------------------------------------------------------------------------------------
 
@@ -183,8 +225,8 @@ class VectorQuantizer(nn.Module):
 
     def __init__(self, num_codes: int, code_dim: int) -> None:
         super().__init__()
-        _check_positive("num_codes", num_codes)
-        _check_positive("code_dim", code_dim)
+        check_positive("num_codes", num_codes, integer=True)
+        check_positive("code_dim", code_dim, integer=True)
         self.num_codes, self.code_dim = num_codes, code_dim
         self.codebook = nn.Parameter(torch.empty(num_codes, code_dim).uniform_(-1.0 / num_codes, 1.0 / num_codes))
 
@@ -223,9 +265,8 @@ class VQVAE(nn.Module):
                  beta: float = 0.25, n_in: int = N_PIXELS) -> None:
         super().__init__()
         for name, value in (("num_slots", num_slots), ("hidden", hidden), ("n_in", n_in)):
-            _check_positive(name, value)
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
-            raise ValueError(f"beta: expected a number >= 0, got {beta!r}")
+            check_positive(name, value, integer=True)
+        check_number("beta", beta, low=0)
         self.num_slots, self.code_dim, self.beta, self.n_in = num_slots, code_dim, float(beta), n_in
         self.encoder = mlp(n_in, hidden, num_slots * code_dim)
         self.quantizer = VectorQuantizer(num_codes, code_dim)
@@ -261,6 +302,11 @@ class VQVAE(nn.Module):
         z_q = self.quantizer(self.encode(x))[1]
         return torch.sigmoid(self.decoder(z_q.flatten(1)))
 
+    def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """Images (Bernoulli means) for given codes (N, M): how a prior's samples become digits."""
+        check_shape("codes", codes, (None, self.num_slots))
+        return torch.sigmoid(self.decoder(self.quantizer.codebook[codes].flatten(1)))
+
 
 def code_perplexity(codes: torch.Tensor, num_codes: int) -> float:
     """exp(entropy of the average code usage): K if every code is used equally, 1 if one code wins."""
@@ -268,6 +314,71 @@ def code_perplexity(codes: torch.Tensor, num_codes: int) -> float:
     p = counts / counts.sum()
     entropy = -(p[p > 0] * p[p > 0].log()).sum()
     return float(entropy.exp())
+
+
+# ---------------------------------------------------------------------------------------------
+# 4b. The second stage of the VQ-VAE: a prior over codes, fitted after training (VQ-VAE Sec. 3.2)
+# ---------------------------------------------------------------------------------------------
+
+class CodePrior(nn.Module):
+    """p(c) = prod_m p(c_m | c_<m) over the M code slots of one image.
+
+    The paper fits a PixelCNN (images) or WaveNet (audio) over its latent grid. Our M = 4 slots need
+    far less: one masked linear layer on the one-hot codes (a one-layer MADE, i.e. a softmax
+    regression per slot on the slots before it). autoregressive=False masks every connection and
+    keeps the biases only: independent per-slot categoricals, the simplest prior that is not uniform.
+    """
+
+    def __init__(self, num_slots: int, num_codes: int, autoregressive: bool = True) -> None:
+        super().__init__()
+        check_positive("num_slots", num_slots, integer=True)
+        check_positive("num_codes", num_codes, integer=True)
+        self.num_slots, self.num_codes = num_slots, num_codes
+        n = num_slots * num_codes
+        self.linear = nn.Linear(n, n)
+        nn.init.zeros_(self.linear.weight)
+        slot = torch.arange(n) // num_codes
+        mask = (slot[:, None] > slot[None, :]).float()      # output slot m sees input slots < m only
+        self.register_buffer("mask", mask if autoregressive else torch.zeros_like(mask))
+
+    def logits(self, codes: torch.Tensor) -> torch.Tensor:
+        """(N, M) codes -> (N, M, K) logits of p(c_m | c_<m); c_m itself is masked out of its own row."""
+        check_shape("codes", codes, (None, self.num_slots))
+        one_hot = F.one_hot(codes, self.num_codes).float().flatten(1)
+        out = F.linear(one_hot, self.linear.weight * self.mask, self.linear.bias)
+        return out.view(-1, self.num_slots, self.num_codes)
+
+    def log_prob(self, codes: torch.Tensor) -> torch.Tensor:
+        """log p(c) in nats, (N,)."""
+        logp = F.log_softmax(self.logits(codes), -1)
+        return logp.gather(-1, codes.unsqueeze(-1)).squeeze(-1).sum(-1)
+
+    @torch.no_grad()
+    def sample(self, n: int, gen: torch.Generator | None = None) -> torch.Tensor:
+        """Ancestral sampling, one slot at a time (the mask makes slot m depend on slots < m only)."""
+        check_positive("n", n, integer=True)
+        dev = self.linear.weight.device
+        codes = torch.zeros(n, self.num_slots, dtype=torch.long, device=dev)
+        for m in range(self.num_slots):
+            probs = F.softmax(self.logits(codes)[:, m], -1).cpu()
+            codes[:, m] = torch.multinomial(probs, 1, generator=gen).squeeze(-1).to(dev)
+        return codes
+
+
+def fit_code_prior(codes: torch.Tensor, num_codes: int, autoregressive: bool = True, steps: int = 300,
+                   lr: float = 0.05, weight_decay: float = 1e-3, seed: int = 0) -> CodePrior:
+    """Maximum likelihood on the training images' codes (full batch, Adam); the VQ-VAE stays frozen."""
+    check_positive("steps", steps, integer=True)
+    check_positive("lr", lr)
+    torch.manual_seed(seed)
+    prior = CodePrior(codes.shape[1], num_codes, autoregressive).to(codes.device)
+    opt = torch.optim.Adam(prior.parameters(), lr=lr, weight_decay=weight_decay)
+    for _ in range(steps):
+        loss = -prior.log_prob(codes).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return prior.eval()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,14 +422,19 @@ def _mean_elbo(model: VAE, x: torch.Tensor) -> float:
 
 
 def train_vae(latent_dim: int = 2, hidden: int = 256, epochs: int = 250, batch_size: int = 100,
-              lr: float = 1e-3, seed: int = 0) -> TrainResult:
+              lr: float = 1e-3, seed: int = 0, beta: float = 1.0) -> TrainResult:
     """Algorithm 1 of AEVB: minibatch of M datapoints, one eps per datapoint, ascend L^B (eq. 8).
 
-    history: epoch (0 = at initialisation), train_elbo and test_elbo, both in nats per image.
+    beta weighs the KL term (beta = 1 is the paper's bound). beta != 1 is not in AEVB: it is the
+    later beta-VAE knob we use to trace a rate-distortion curve; beta = 0 removes the KL term and
+    leaves a plain (noisy) autoencoder, the ablation of the notebook.
+    history: epoch (0 = at initialisation), train_elbo and test_elbo (always the true beta = 1 bound),
+    both in nats per image.
     """
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        _check_positive(name, value)
-    _check_positive("lr", lr, integer=False)
+        check_positive(name, value, integer=True)
+    check_positive("lr", lr)
+    check_number("beta", beta, low=0)
     gen = seed_everything(seed)
     dev = device()
     data = load_data(dev)
@@ -330,13 +446,14 @@ def train_vae(latent_dim: int = 2, hidden: int = 256, epochs: int = 250, batch_s
         total = 0.0
         for idx in _minibatches(len(data.x_train), batch_size, gen):
             x = data.x_train[idx.to(dev)]
-            loss = -model.elbo(x).elbo.mean()   # maximise the bound = minimise its negative
+            terms = model.elbo(x)
+            loss = -(terms.log_lik - beta * terms.kl).mean()   # beta = 1: maximise the bound
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += loss.item() * len(idx)
+            total += terms.elbo.sum().item()
         hist["epoch"].append(epoch)
-        hist["train_elbo"].append(-total / len(data.x_train))   # running average over the epoch
+        hist["train_elbo"].append(total / len(data.x_train))   # running average over the epoch
         hist["test_elbo"].append(_mean_elbo(model, data.x_test))
     model.eval()
     return TrainResult(model, data, hist)
@@ -347,8 +464,8 @@ def train_vqvae(num_codes: int = 32, code_dim: int = 8, num_slots: int = 4, hidd
                 seed: int = 0) -> TrainResult:
     """Train the VQ-VAE on its eq. (3). history: epoch, test_recon (nats/image), test_perplexity."""
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        _check_positive(name, value)
-    _check_positive("lr", lr, integer=False)
+        check_positive(name, value, integer=True)
+    check_positive("lr", lr)
     gen = seed_everything(seed)
     dev = device()
     data = load_data(dev)
@@ -380,7 +497,7 @@ def latent_knn_accuracy(model: VAE, data: Digits, k: int = 5) -> float:
     """Fit k-NN on the training latents (posterior means), score it on the test latents."""
     from sklearn.neighbors import KNeighborsClassifier
 
-    _check_positive("k", k)
+    check_positive("k", k, integer=True)
     z_tr = model.encode(data.x_train)[0].cpu().numpy()
     z_te = model.encode(data.x_test)[0].cpu().numpy()
     knn = KNeighborsClassifier(n_neighbors=k).fit(z_tr, data.y_train.cpu().numpy())
@@ -401,7 +518,7 @@ def decode_grid(model: VAE, n: int = 15) -> np.ndarray:
     covers the prior evenly in probability. Returns tiles shaped (n, n, 8, 8): row i, column j holds
     the decoding of (z_1, z_2) = (t_j, t_{n-1-i}), so z_1 grows to the right and z_2 upwards.
     """
-    _check_positive("n", n)
+    check_positive("n", n, integer=True)
     if model.latent_dim != 2:
         raise ValueError(f"model.latent_dim: expected 2 for a grid, got {model.latent_dim}")
     dev = next(model.parameters()).device
@@ -418,7 +535,7 @@ def importance_log_likelihood(model: VAE, x: torch.Tensor, samples: int = 500) -
 
     Used by the tests to check eq. (1)-(2): ELBO <= log p(x). Returns (N,).
     """
-    _check_positive("samples", samples)
+    check_positive("samples", samples, integer=True)
     mu, logvar = model.encode(x)
     z = reparameterize(mu.expand(samples, *mu.shape), logvar.expand(samples, *logvar.shape))  # (S, N, J)
     normal = torch.distributions.Normal
@@ -426,3 +543,44 @@ def importance_log_likelihood(model: VAE, x: torch.Tensor, samples: int = 500) -
     log_q = normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
     log_lik = bernoulli_log_likelihood(x.expand(samples, *x.shape), model.decoder(z))
     return torch.logsumexp(log_lik + log_prior - log_q, dim=0) - math.log(samples)
+
+
+@torch.no_grad()
+def rate_and_distortion(model: VAE | VQVAE, x: torch.Tensor) -> tuple[float, float]:
+    """(rate, distortion) on x: the KL term of eq. (3) in nats per image, and the reconstruction MSE.
+
+    For the VQ-VAE the KL to a uniform prior over K codes is the constant M log K (VQ-VAE Sec. 3.1),
+    an upper bound on the information its code can carry.
+    """
+    if isinstance(model, VQVAE):
+        rate = model.num_slots * math.log(model.quantizer.num_codes)
+    else:
+        rate = float(model.elbo(x).kl.mean())
+    return rate, reconstruction_mse(model, x)
+
+
+@torch.no_grad()
+def codes_in_prior_region(model: VAE, x: torch.Tensor, level: float = 0.95) -> float:
+    """Share of posterior means mu(x) inside the ball that holds `level` of the prior N(0, I)'s mass.
+
+    The KL term pulls every q(z|x) towards the prior, so the codes should fill this ball and little
+    else; without it (a plain autoencoder) they sit wherever the decoder likes, and decoding prior
+    samples probes regions that no image was ever encoded to.
+    """
+    from scipy.stats import chi2
+
+    check_number("level", level, low=0, high=1, strict_low=True)
+    mu = model.encode(x)[0]
+    return float((mu.pow(2).sum(-1) <= chi2.ppf(level, model.latent_dim)).float().mean())
+
+
+@torch.no_grad()
+def nearest_neighbour_mse(images: torch.Tensor, reference: torch.Tensor) -> float:
+    """Mean over images of the per-pixel squared distance to the closest reference image.
+
+    A cheap realism score for generated digits: real test digits sit at some distance from the
+    training set; samples that decode to noise sit much further away. (It cannot tell a good sample
+    from a copy of a training image: read it together with the pictures.)
+    """
+    d2 = torch.cdist(images.flatten(1).float().cpu(), reference.flatten(1).float().cpu()).pow(2)
+    return float(d2.min(1).values.mean() / images.flatten(1).shape[1])

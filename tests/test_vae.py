@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from conftest import claim
 
 from minimal_impls import vae
 
@@ -28,13 +29,17 @@ def test_closed_form_kl_equals_monte_carlo() -> None:
     torch.testing.assert_close(exact, reference)
 
 
-def test_reparameterised_samples_have_the_right_moments() -> None:
+def _moments_match(reparameterize) -> bool:
+    """Samples of N(mu, sigma^2) drawn through `reparameterize` have mean mu and variance sigma^2."""
     torch.manual_seed(1)
     mu = torch.tensor([1.5, -2.0])
-    logvar = torch.tensor([0.0, math.log(0.25)])
-    z = vae.reparameterize(mu.expand(200_000, 2), logvar.expand(200_000, 2))
-    torch.testing.assert_close(z.mean(0), mu, atol=0.01, rtol=0)
-    torch.testing.assert_close(z.var(0), logvar.exp(), atol=0, rtol=0.02)
+    logvar = torch.tensor([math.log(4.0), math.log(0.25)])
+    z = reparameterize(mu.expand(200_000, 2), logvar.expand(200_000, 2))
+    return bool(torch.allclose(z.mean(0), mu, atol=0.02) and torch.allclose(z.var(0), logvar.exp(), rtol=0.03))
+
+
+def test_reparameterised_samples_have_the_right_moments() -> None:
+    assert _moments_match(vae.reparameterize)
 
 
 def test_reparameterised_samples_carry_unbiased_gradients() -> None:
@@ -56,6 +61,16 @@ def test_bernoulli_log_likelihood_matches_torch() -> None:
     torch.testing.assert_close(vae.bernoulli_log_likelihood(x, logits), expected)
 
 
+def _elbo_below_log_likelihood(model: vae.VAE) -> bool:
+    """eqs. (1)-(2): the ELBO (averaged over its noise) stays below an importance-sampled log p(x)."""
+    torch.manual_seed(4)
+    x = vae.load_data(torch.device("cpu")).x_test[:8]
+    with torch.no_grad():
+        mean_elbo = torch.stack([model.elbo(x).elbo for _ in range(200)]).mean(0)
+        log_px = vae.importance_log_likelihood(model, x, samples=2000)
+    return bool((mean_elbo <= log_px + 1e-3).all())
+
+
 def test_elbo_decomposes_and_lower_bounds_the_log_likelihood() -> None:
     """eq. (3): L = E[log p(x|z)] - KL; eqs. (1)-(2): L <= log p(x) (here: an importance-sampled estimate)."""
     torch.manual_seed(4)
@@ -63,11 +78,9 @@ def test_elbo_decomposes_and_lower_bounds_the_log_likelihood() -> None:
     x = vae.load_data(torch.device("cpu")).x_test[:8]
     with torch.no_grad():
         terms = model.elbo(x)
-        torch.testing.assert_close(terms.elbo, terms.log_lik - terms.kl)
-        mean_elbo = torch.stack([model.elbo(x).elbo for _ in range(200)]).mean(0)
-        log_px = vae.importance_log_likelihood(model, x, samples=2000)
+    torch.testing.assert_close(terms.elbo, terms.log_lik - terms.kl)
     assert (terms.kl >= 0).all()
-    assert (mean_elbo <= log_px + 1e-3).all()
+    assert _elbo_below_log_likelihood(model)
 
 
 def test_quantizer_picks_the_nearest_code() -> None:
@@ -92,21 +105,70 @@ def _grads(model: vae.VQVAE, loss: torch.Tensor) -> tuple[float, float, float]:
     return enc, code, dec
 
 
-def test_straight_through_and_stop_gradients_route_each_loss() -> None:
+def _losses_route_correctly(model: vae.VQVAE) -> bool:
     """Reconstruction reaches the encoder (straight-through) but not the codebook; the codebook loss
     moves only the codebook; the commitment loss moves only the encoder (VQ-VAE eq. 3)."""
-    torch.manual_seed(6)
-    model = vae.VQVAE(num_codes=8, code_dim=4, num_slots=2, hidden=16)
     for p in model.parameters():
         p.grad = torch.zeros_like(p)
     terms = model.losses(vae.load_data(torch.device("cpu")).x_train[:16])
     enc, code, dec = _grads(model, terms.recon)
-    assert enc > 0 and dec > 0 and code == 0
+    ok = enc > 0 and dec > 0 and code == 0
     enc, code, dec = _grads(model, terms.codebook)
-    assert code > 0 and enc == 0 and dec == 0
+    ok = ok and code > 0 and enc == 0 and dec == 0
     enc, code, dec = _grads(model, terms.commitment)
-    assert enc > 0 and code == 0 and dec == 0
+    return ok and enc > 0 and code == 0 and dec == 0
+
+
+def test_straight_through_and_stop_gradients_route_each_loss() -> None:
+    torch.manual_seed(6)
+    model = vae.VQVAE(num_codes=8, code_dim=4, num_slots=2, hidden=16)
+    assert _losses_route_correctly(model)
+    terms = model.losses(vae.load_data(torch.device("cpu")).x_train[:16])
     torch.testing.assert_close(terms.loss, terms.recon + terms.codebook + 0.25 * terms.commitment)
+
+
+def _encoder_mean_gets_reconstruction_gradient(model: vae.VAE) -> bool:
+    """The reconstruction term of (10) must send gradient to the encoder's mean through the sample."""
+    torch.manual_seed(8)
+    x = vae.load_data(torch.device("cpu")).x_train[:32]
+    model.zero_grad(set_to_none=True)
+    mu, logvar = model.encode(x)
+    mu.retain_grad()
+    z = vae.reparameterize(mu, logvar)
+    (-vae.bernoulli_log_likelihood(x, model.decoder(z)).mean()).backward()
+    return mu.grad is not None and mu.grad.abs().sum().item() > 0
+
+
+def test_reconstruction_gradient_reaches_the_encoder_mean() -> None:
+    assert _encoder_mean_gets_reconstruction_gradient(vae.VAE(latent_dim=2, hidden=16))
+
+
+def test_both_gradient_estimators_are_unbiased_and_reparameterised_is_less_noisy() -> None:
+    """Sec. 2.2 vs 2.3: the two estimators agree on average; the score function is far noisier."""
+    torch.manual_seed(9)
+    model = vae.VAE(latent_dim=2, hidden=32)
+    x = vae.load_data(torch.device("cpu")).x_test[:4]
+    rep = vae.recon_gradient_estimates(model, x, samples=64, repeats=40, estimator="reparameterised")
+    sf = vae.recon_gradient_estimates(model, x, samples=64, repeats=40, estimator="score_function")
+    assert rep.shape == sf.shape == (40, 4, 4)
+    se = (sf.var(0) / 40).sqrt()                                   # standard error of the SF mean
+    assert ((rep.mean(0) - sf.mean(0)).abs() <= 4 * se + 0.05).all()
+    assert sf.var(0).mean() > 10 * rep.var(0).mean()
+
+
+def test_code_prior_masks_the_future_and_normalises() -> None:
+    """The autoregressive prior's slot m depends only on slots < m, and p sums to 1 over all codes."""
+    torch.manual_seed(10)
+    prior = vae.CodePrior(num_slots=3, num_codes=4)
+    with torch.no_grad():
+        prior.linear.weight.normal_()
+    a = torch.tensor([[1, 2, 3]])
+    b = torch.tensor([[1, 2, 0]])                                  # differs in the last slot only
+    torch.testing.assert_close(prior.logits(a)[:, :3], prior.logits(b)[:, :3])
+    every = torch.cartesian_prod(torch.arange(4), torch.arange(4), torch.arange(4))
+    assert prior.log_prob(every).exp().sum().item() == pytest.approx(1.0, abs=1e-5)
+    samples = prior.sample(100, torch.Generator().manual_seed(0))
+    assert samples.shape == (100, 3) and samples.max() < 4
 
 
 def test_code_perplexity_extremes() -> None:
@@ -128,41 +190,155 @@ def test_training_is_deterministic() -> None:
 
 
 # ----------------------------------------------------------------------------- claim tests
+# Small runs: they check honestly named properties, or the claim's own threshold read from
+# papers/vae.md (one source of truth) where the small run is the notebook's own setting.
 
 @pytest.fixture(scope="module")
 def small_vae() -> vae.TrainResult:
     return vae.train_vae(epochs=40, lr=3e-3, seed=0)
 
 
-@pytest.fixture(scope="module")
-def small_vqvae() -> vae.TrainResult:
-    return vae.train_vqvae(epochs=30, lr=3e-3, seed=0)
+def test_claim_grad_variance_ratio(small_vae: vae.TrainResult) -> None:
+    """The notebook's experiment at L = 1, 4: the claim's threshold holds, and its control fails it."""
+    c = claim("vae", "grad_variance_ratio")
+    x = small_vae.data.x_test[:16]
+    torch.manual_seed(0)
+    for L in (1, 4):
+        rep = vae.gradient_variance(small_vae.model, x, L, repeats=50, estimator="reparameterised")
+        sf = vae.gradient_variance(small_vae.model, x, L, repeats=50, estimator="score_function")
+        again = vae.gradient_variance(small_vae.model, x, L, repeats=50, estimator="reparameterised")
+        assert c.holds(sf / rep)
+        assert not c.holds(again / rep)
 
 
-def test_claim_2d_latent_separates_digits(small_vae: vae.TrainResult) -> None:
-    """AEVB Fig. 4 (encoder side): trained 2-D codes cluster by digit, far better than untrained ones."""
+def test_small_run_latent_separates_digits_better_than_pca(small_vae: vae.TrainResult) -> None:
+    """40 epochs (the notebook runs 100): trained 2-D codes cluster by digit, far better than untrained ones."""
     torch.manual_seed(0)
     untrained = vae.VAE(latent_dim=2).to(small_vae.data.x_train.device)
     before = vae.latent_knn_accuracy(untrained, small_vae.data)
     after = vae.latent_knn_accuracy(small_vae.model, small_vae.data)
-    assert after >= 0.75
     assert after >= before + 0.2
 
 
-def test_claim_elbo_improves_over_training(small_vae: vae.TrainResult) -> None:
-    """AEVB Fig. 2: the bound rises with training, on held-out data too."""
-    test_elbo = small_vae.history["test_elbo"]
-    assert test_elbo[-1] > test_elbo[0] + 15     # nats per image, from initialisation
-    assert test_elbo[-1] > test_elbo[1] + 1      # and still after the first epoch
+def test_small_run_codes_fill_the_prior(small_vae: vae.TrainResult) -> None:
+    """With the KL term the codes sit where the prior has its mass: the claim's own threshold."""
+    assert claim("vae", "codes_in_prior_95").holds(vae.codes_in_prior_region(small_vae.model, small_vae.data.x_test))
 
 
-def test_claim_vqvae_uses_many_codes_and_reconstructs_better(small_vae: vae.TrainResult,
-                                                           small_vqvae: vae.TrainResult) -> None:
-    """VQ-VAE Sec. 4: the codebook is used broadly (no collapse) and the discrete code reconstructs
-    better than a 2-D continuous one."""
-    assert small_vqvae.history["test_perplexity"][-1] >= 16      # at least half of K = 32
-    x = small_vae.data.x_test
-    assert vae.reconstruction_mse(small_vqvae.model, x) < 0.8 * vae.reconstruction_mse(small_vae.model, x)
+@pytest.mark.slow
+def test_claim_latent_knn_accuracy_notebook_setting() -> None:
+    """The notebook's run (100 epochs, seed 0): the claim holds and the PCA control does not."""
+    from sklearn.decomposition import PCA
+    from sklearn.neighbors import KNeighborsClassifier
+
+    run = vae.train_vae(latent_dim=2, epochs=100, lr=2e-3, seed=0)
+    c = claim("vae", "latent_knn_accuracy")
+    assert c.holds(vae.latent_knn_accuracy(run.model, run.data))
+    d = run.data
+    pca = PCA(2).fit(d.x_train.numpy())
+    pca_acc = KNeighborsClassifier(5).fit(pca.transform(d.x_train.numpy()), d.y_train.numpy()).score(
+        pca.transform(d.x_test.numpy()), d.y_test.numpy())
+    assert not c.holds(pca_acc)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_claim_vq_perplexity_and_prior_samples(seed: int) -> None:
+    """The notebook's VQ-VAE setting over two seeds: the perplexity claim holds and its beta = 0 control
+    fails; codes from the fitted prior decode to digit-like images, uniform codes do not."""
+    run = vae.train_vqvae(hidden=128, epochs=50, seed=seed)
+    d = run.data
+    with torch.no_grad():
+        codes_test, codes_train = run.model.codes(d.x_test), run.model.codes(d.x_train)
+    assert claim("vae", "vq_perplexity").holds(vae.code_perplexity(codes_test, 32))
+    gen = torch.Generator().manual_seed(seed)
+    prior = vae.fit_code_prior(codes_train, 32)
+    with torch.no_grad():
+        good = run.model.decode_codes(prior.sample(300, gen))
+        bad = run.model.decode_codes(torch.randint(32, (300, 4), generator=gen))
+    c = claim("vae", "prior_sample_nn_mse")
+    assert c.holds(vae.nearest_neighbour_mse(good, d.x_train))
+    assert not c.holds(vae.nearest_neighbour_mse(bad, d.x_train))
+    assert -prior.log_prob(codes_test).mean().item() < 4 * math.log(32) - 2      # beats the uniform prior
+
+
+@pytest.mark.slow
+def test_claim_vq_vs_matched_vae() -> None:
+    """At matched rate the VQ-VAE's MSE is no better than the Gaussian beta-VAE's (the claim), while the
+    unmatched comparison with the 2-D VAE (the control) says the opposite. Seed 1, not the notebook's 0."""
+    d = vae.load_data(torch.device("cpu"))
+    vq = vae.train_vqvae(hidden=128, epochs=50, seed=1).model
+    vq_rate, vq_mse = vae.rate_and_distortion(vq, d.x_test)
+    curve = sorted(vae.rate_and_distortion(vae.train_vae(latent_dim=8, hidden=128, epochs=40, lr=2e-3, seed=1,
+                                                         beta=b).model, d.x_test) for b in (0.03, 0.12, 0.3))
+    rates, mses = zip(*curve)
+    assert rates[0] < vq_rate < rates[-1]
+    import numpy as np
+    matched = float(np.exp(np.interp(vq_rate, rates, np.log(mses))))
+    two_d = vae.rate_and_distortion(vae.train_vae(latent_dim=2, epochs=100, lr=2e-3, seed=1).model, d.x_test)[1]
+    c = claim("vae", "vq_vs_matched_vae_mse_ratio")
+    assert c.holds(vq_mse / matched)
+    assert not c.holds(vq_mse / two_d)
+
+
+# ----------------------------------------------------------------------------- common mistakes
+# Each test applies one classic bug and shows that a check above fails on it (and passes without it).
+
+def test_mistake_logvar_as_log_std() -> None:
+    def wrong(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        return mu + torch.exp(logvar) * torch.randn_like(mu)        # sigma = exp(logvar): variance sigma^4
+    assert _moments_match(vae.reparameterize)
+    assert not _moments_match(wrong)
+
+
+def test_mistake_sampling_without_reparameterisation(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = vae.VAE(latent_dim=2, hidden=16)
+    assert _encoder_mean_gets_reconstruction_gradient(model)
+    monkeypatch.setattr(vae, "reparameterize",
+                        lambda mu, logvar: torch.normal(mu.detach(), torch.exp(0.5 * logvar.detach())))
+    assert not _encoder_mean_gets_reconstruction_gradient(model)
+
+
+def test_mistake_kl_sign_flipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(4)
+    model = vae.VAE(latent_dim=2, hidden=32)
+    with torch.no_grad():                       # a confident encoder, so the KL term is not negligible
+        model.encoder.net[-1].bias[:2] = 1.5
+        model.encoder.net[-1].bias[2:] = -3.0
+    assert _elbo_below_log_likelihood(model)
+    correct = vae.gaussian_kl
+    monkeypatch.setattr(vae, "gaussian_kl", lambda mu, logvar: -correct(mu, logvar))
+    assert not _elbo_below_log_likelihood(model)
+
+
+def test_mistake_kl_term_dropped(small_vae: vae.TrainResult) -> None:
+    """beta = 0: the codes leave the prior's disc; the claim fails on the ablation (and holds with KL)."""
+    c = claim("vae", "codes_in_prior_95")
+    ae = vae.train_vae(epochs=40, lr=3e-3, seed=0, beta=0.0)
+    assert not c.holds(vae.codes_in_prior_region(ae.model, ae.data.x_test))
+    assert c.holds(vae.codes_in_prior_region(small_vae.model, small_vae.data.x_test))
+
+
+def test_mistake_vq_without_commitment() -> None:
+    """beta = 0 in VQ-VAE eq. (3): the perplexity claim fails (codes die)."""
+    run = vae.train_vqvae(hidden=64, epochs=15, beta=0.0, seed=0)
+    assert not claim("vae", "vq_perplexity").holds(run.history["test_perplexity"][-1])
+
+
+def test_mistake_codebook_loss_without_stop_gradient() -> None:
+    class NoStopGradient(vae.VQVAE):
+        def losses(self, x: torch.Tensor) -> vae.VQTerms:
+            terms = super().losses(x)
+            z_e = self.encode(x)
+            z_q = self.quantizer(z_e)[1]
+            codebook = (z_e - z_q).pow(2).sum((-1, -2)).mean()     # the bug: no sg[] on z_e
+            return vae.VQTerms(terms.recon + codebook + self.beta * terms.commitment, terms.recon, codebook,
+                               terms.commitment, terms.codes)
+
+    torch.manual_seed(6)
+    assert _losses_route_correctly(vae.VQVAE(num_codes=8, code_dim=4, num_slots=2, hidden=16))
+    torch.manual_seed(6)
+    assert not _losses_route_correctly(NoStopGradient(num_codes=8, code_dim=4, num_slots=2, hidden=16))
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -192,3 +368,7 @@ def test_bad_arguments_raise_clear_errors() -> None:
         vae.train_vae(epochs=0)
     with pytest.raises(ValueError, match="lr: expected a positive number"):
         vae.train_vqvae(lr=-1.0)
+    with pytest.raises(ValueError, match="estimator: expected one of 'reparameterised', 'score_function'"):
+        vae.gradient_variance(vae.VAE(hidden=8), torch.zeros(2, 64), 1, estimator="reinforce")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"codes: expected shape \(N, 4\)"):
+        vae.CodePrior(num_slots=4, num_codes=8).log_prob(torch.zeros(3, 2, dtype=torch.long))
