@@ -545,6 +545,96 @@ paperclub.record("process_model_error_bias_dropped", float(np.abs(dropped - exac
 print(f"|A − exp(FΔt)|: {np.abs(a_model - exact[:3, :3]).max():.1e} (ours), {np.abs(dropped - exact[:3, :3]).max():.1e} (bias dropped)")
 
 # %% [markdown]
+# ## Slide versions of the key figures
+#
+# The same data, one panel each and large type, for the club's deck.
+
+# %%
+with plt.rc_context({"font.size": 16, "axes.titlesize": 18, "legend.fontsize": 14, "lines.linewidth": 2.5}):
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.boxplot(list(errs.values()), showfliers=False)
+    for j, e in enumerate(errs.values()):
+        ax.plot(np.full(e.size, j + 1.0) + np.linspace(-0.12, 0.12, e.size), e, ".", color="0.3", ms=7)
+    ax.set_xticks([1, 2, 3], ["SOFIa", "raw × 2 m", "IMU"])
+    ax.set(yscale="log", ylabel="final distance error [%]", title="Final distance error, 16 flights")
+    fig.tight_layout()
+    paperclub.savefig(fig, "slide-odometry")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.plot(t, (still.h_hat - still.flights.h).T, color="C3", lw=1, alpha=0.6)
+    ax.plot(t, (with_osc.h_hat - with_osc.flights.h).T, color="C0", lw=1, alpha=0.6)
+    ax.plot([], [], color="C3", label="no oscillation")
+    ax.plot([], [], color="C0", label="15 cm oscillation")
+    ax.axhline(0, color="k", lw=1)
+    ax.set(xlabel="time [s]", ylabel="height error [m]", title="Without oscillation, ĥ climbs")
+    ax.legend()
+    fig.tight_layout()
+    paperclub.savefig(fig, "slide-upward-push")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.bar(x - 0.2, [100 * scaled[k].metrics["sofia_rel_error"] for k in scales], 0.4, label="SOFIa")
+    ax.bar(x + 0.2, [100 * scaled[k].metrics["raw_rel_error"] for k in scales], 0.4, label="raw × 2 m")
+    ax.set_xticks(x, [f"k = {k}" for k in scales])
+    ax.set(ylabel="distance error [%]", title="All flows × k: the scale cancels")
+    ax.legend()
+    fig.tight_layout()
+    paperclub.savefig(fig, "slide-scale-cancels")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.bar(["NPK", "PPK", "RPK"], [100 * strategies[s_].metrics["sofia_rel_error"] for s_ in strategies],
+           color=["C0", "C2", "C4"])
+    ax.axhline(100 * m["raw_rel_error"], color="C1", ls="--", label="raw × 2 m")
+    ax.set(ylabel="distance error [%]", title="Three strategies, same 16 flights")
+    ax.legend()
+    fig.tight_layout()
+    paperclub.savefig(fig, "slide-strategies")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.plot(iters, dense_err[False], "o-", label="per-window flow")
+    ax.plot(iters, dense_err[True], "s--", label="Jacobi sweep")
+    ax.set(xscale="log", yscale="log", xlabel="iterations per level", ylabel="mean error [px]",
+           title="Dense Lucas–Kanade vs. iterations")
+    ax.legend()
+    fig.tight_layout()
+    paperclub.savefig(fig, "slide-dense-iterations")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for (name, r), st in zip(rows.items(), ["s--", "o-", "^-"]):
+        ax.plot(magnitudes, 100 * r[:, 1], st, label=name)
+    ax.set(xlabel="shift [px]", ylabel="% of patches", title="Reliable but wrong (error > 0.5 px)")
+    ax.legend(fontsize=13)
+    fig.tight_layout()
+    paperclub.savefig(fig, "slide-large-shifts")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.plot(t, f.h[i], "k", label="true height")
+    ax.plot(t, main.h_hat[i], "C0", label="EKF height")
+    ax.fill_between(t, main.h_hat[i] - 2 * main.h_std[i], main.h_hat[i] + 2 * main.h_std[i], color="C0", alpha=0.2)
+    ax.axhline(cfg.h_nominal, color="C1", ls="--", label="prior (2 m)")
+    ax.set(xlabel="time [s]", ylabel="height [m]", title="EKF height on one flight (±2σ)")
+    ax.legend(ncol=3, fontsize=13, loc="upper right")
+    fig.tight_layout()
+    paperclub.savefig(fig, "slide-height")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 5.4))
+    im = ax.imshow(100 * grid, cmap="viridis_r", norm=plt.matplotlib.colors.LogNorm())
+    for (r_, c_), v in np.ndenumerate(grid):
+        ax.text(c_, r_, f"{100 * v:.1f}", ha="center", va="center", color="w" if v > 0.1 else "k")
+    ax.set_xticks(range(len(factors)), [f"×{f_:g}" for f_ in factors])
+    ax.set_yticks(range(len(factors)), [f"×{f_:g}" for f_ in factors])
+    ax.set(xlabel="assumed IMU noise", ylabel="assumed flow noise", title="SOFIa distance error [%]")
+    fig.tight_layout()
+    paperclub.savefig(fig, "slide-misspecified-noise")
+    plt.close(fig)
+
+# %% [markdown]
 # ## Take-aways
 #
 # * Optic flow gives speed over height. A vertical oscillation plus a metric vertical reference
