@@ -33,34 +33,21 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimal_impls.common import device, seed_everything
+from minimal_impls.common import (check_arg, check_choice, check_number, check_positive, check_shape, device,
+                                  seed_everything)
 
 GeneratorLoss = Literal["minimax", "non_saturating"]
 
 
-def _check_positive(name: str, value: float, *, integer: bool = True) -> None:
-    """One-line ValueError for a bad hyper-parameter."""
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-        want = "a positive integer" if integer else "a positive number"
-        raise ValueError(f"{name}: expected {want}, got {value!r}")
-
-
-def _check_2d(name: str, x: torch.Tensor, width: int) -> None:
-    if x.dim() != 2 or x.shape[1] != width:
-        raise ValueError(f"{name}: expected shape (N, {width}), got {tuple(x.shape)}")
-
-
 def _check_logits(name: str, logits: torch.Tensor) -> None:
-    if logits.dim() != 1:
-        raise ValueError(f"{name}: expected discriminator logits of shape (N,), got {tuple(logits.shape)}")
+    check_arg(logits.dim() == 1, name, "discriminator logits of shape (N,)", tuple(logits.shape))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,18 +66,16 @@ class Generator(nn.Module):
                  activation: Literal["relu", "elu"] = "relu") -> None:
         super().__init__()
         for name, value in (("noise_dim", noise_dim), ("data_dim", data_dim), ("hidden", hidden)):
-            _check_positive(name, value)
-        if output not in ("linear", "sigmoid"):
-            raise ValueError(f"output: expected 'linear' or 'sigmoid', got {output!r}")
-        if activation not in ("relu", "elu"):
-            raise ValueError(f"activation: expected 'relu' or 'elu', got {activation!r}")
+            check_positive(name, value, integer=True)
+        check_choice("output", output, ("linear", "sigmoid"))
+        check_choice("activation", activation, ("relu", "elu"))
         self.noise_dim, self.data_dim, self.output = noise_dim, data_dim, output
         act = nn.ReLU if activation == "relu" else nn.ELU
         self.net = nn.Sequential(nn.Linear(noise_dim, hidden), act(), nn.Linear(hidden, hidden), act(),
                                  nn.Linear(hidden, data_dim))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        _check_2d("z", z, self.noise_dim)
+        check_shape("z", z, (None, self.noise_dim))
         x = self.net(z)
         # Images live in [0, 1]: a sigmoid output, as the paper's generators used for MNIST.
         return torch.sigmoid(x) if self.output == "sigmoid" else x
@@ -105,14 +90,14 @@ class Discriminator(nn.Module):
 
     def __init__(self, data_dim: int, hidden: int = 128) -> None:
         super().__init__()
-        _check_positive("data_dim", data_dim)
-        _check_positive("hidden", hidden)
+        check_positive("data_dim", data_dim, integer=True)
+        check_positive("hidden", hidden, integer=True)
         self.data_dim = data_dim
         self.net = nn.Sequential(nn.Linear(data_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden),
                                  nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_2d("x", x, self.data_dim)
+        check_shape("x", x, (None, self.data_dim))
         return self.net(x).squeeze(-1)
 
     def prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -152,7 +137,8 @@ def generator_loss(fake_logits: torch.Tensor, kind: GeneratorLoss = "non_saturat
         return F.logsigmoid(-fake_logits).mean()
     if kind == "non_saturating":
         return -F.logsigmoid(fake_logits).mean()
-    raise ValueError(f"kind: expected 'minimax' or 'non_saturating', got {kind!r}")
+    check_choice("kind", kind, ("minimax", "non_saturating"))
+    raise AssertionError("unreachable")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,17 +200,19 @@ class GANConfig:
     batch_size: int = 128
     lr_d: float = 1e-3
     lr_g: float = 1e-3
+    optimizer: Literal["adam", "sgd"] = "adam"
+    momentum: float = 0.5
     seed: int = 0
 
     def validate(self) -> None:
         for name in ("noise_dim", "hidden", "k", "g_steps", "batch_size"):
-            _check_positive(name, getattr(self, name))
+            check_positive(name, getattr(self, name), integer=True)
         for name in ("lr_d", "lr_g"):
-            _check_positive(name, getattr(self, name), integer=False)
-        if self.noise not in ("normal", "uniform"):
-            raise ValueError(f"noise: expected 'normal' or 'uniform', got {self.noise!r}")
-        if self.g_loss not in ("minimax", "non_saturating"):
-            raise ValueError(f"g_loss: expected 'minimax' or 'non_saturating', got {self.g_loss!r}")
+            check_positive(name, getattr(self, name))
+        check_choice("noise", self.noise, ("normal", "uniform"))
+        check_choice("g_loss", self.g_loss, ("minimax", "non_saturating"))
+        check_choice("optimizer", self.optimizer, ("adam", "sgd"))
+        check_number("momentum", self.momentum, low=0, high=1)
 
 
 class GAN:
@@ -248,8 +236,14 @@ class GAN:
         self.D = Discriminator(data.shape[1], cfg.hidden).to(self.device)
         # beta1 = 0.5 as in DCGAN (Radford et al. 2016): heavy momentum amplifies the oscillations of
         # the two players circling the equilibrium.
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(0.5, 0.999))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(0.5, 0.999))
+        if cfg.optimizer == "sgd":
+            # The paper's setting: plain minibatch SGD with momentum (Algorithm 1: "We used momentum
+            # in our experiments"). A tiny gradient is then a tiny step: nothing rescales it.
+            self.opt_g = torch.optim.SGD(self.G.parameters(), lr=cfg.lr_g, momentum=cfg.momentum)
+            self.opt_d = torch.optim.SGD(self.D.parameters(), lr=cfg.lr_d, momentum=cfg.momentum)
+        else:
+            self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(0.5, 0.999))
+            self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(0.5, 0.999))
         self.rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.iteration = 0
         self.history: dict[str, list[float]] = {"iteration": [], "value": [], "d_real": [], "d_fake": []}
@@ -300,15 +294,15 @@ class GAN:
 
     def train_discriminator(self, steps: int) -> GAN:
         """Only the inner loop, G held fixed: drives D towards D*_G (Prop. 1) for the current G."""
-        _check_positive("steps", steps)
+        check_positive("steps", steps, integer=True)
         for _ in range(steps):
             self.discriminator_step()
         return self
 
     def train(self, iterations: int, log_every: int = 10) -> GAN:
         """Run `iterations` rounds of Algorithm 1: k D steps, then g_steps G steps (1 in the paper)."""
-        _check_positive("iterations", iterations)
-        _check_positive("log_every", log_every)
+        check_positive("iterations", iterations, integer=True)
+        check_positive("log_every", log_every, integer=True)
         for _ in range(iterations):
             for _ in range(self.cfg.k):
                 value, d_real, d_fake = self.discriminator_step()
@@ -323,7 +317,7 @@ class GAN:
 
     def generator_grad_norm(self, kind: GeneratorLoss, n: int = 512) -> float:
         """||d loss_G / d theta_g|| on one minibatch of n, without taking a step (the Sec. 3 argument)."""
-        _check_positive("n", n)
+        check_positive("n", n, integer=True)
         params = list(self.G.parameters())
         loss = generator_loss(self.D(self.G(self.sample_noise(n))), kind)
         grads = torch.autograd.grad(loss, params)       # touches no .grad field of either player
@@ -335,30 +329,55 @@ def train(data: torch.Tensor, iterations: int = 2000, **config: object) -> GAN:
     return GAN(data, **config).train(iterations)
 
 
-def fit_discriminator(real: torch.Tensor, fake: torch.Tensor, steps: int = 1500, batch_size: int = 256,
-                      hidden: int = 64, lr: float = 3e-3, seed: int = 0) -> Discriminator:
+Sampler = Callable[[int, torch.Generator], torch.Tensor]
+
+
+def gaussian_sampler(mean: float, std: float) -> Sampler:
+    """Fresh draws of N(mean, std^2), shape (n, 1): a distribution we know, not a finite sample of it."""
+    check_positive("std", std)
+    return lambda n, gen: mean + std * torch.randn(n, 1, generator=gen)
+
+
+def fit_discriminator(real: torch.Tensor | Sampler, fake: torch.Tensor | Sampler, steps: int = 1500,
+                      batch_size: int = 256, hidden: int = 64, lr: float = 3e-3,
+                      schedule: Literal["constant", "cosine"] = "cosine", seed: int = 0) -> Discriminator:
     """Algorithm 1's inner loop run on its own, for a *fixed* generator (Proposition 1).
 
-    real and fake are (N, d) samples of p_data and p_g; D ascends V on minibatches of both.
+    real and fake are (N, d) samples of p_data and p_g, or samplers (n, gen) -> (n, d) that draw fresh
+    minibatches: Proposition 1 is about the expectations in eq. (3), and a fixed finite sample has its
+    own density ratio, off D* by a few hundredths in the tails. D ascends V on minibatches of both.
+    schedule="cosine" anneals the learning rate to 0. With a constant rate, Adam keeps taking steps
+    of about lr in size on noisy minibatch gradients, so D jitters around D*_G at a noise floor
+    (several hundredths here) that more steps do not lower; the decay is what lets it settle.
     """
-    for name, t in (("real", real), ("fake", fake)):
-        if t.dim() != 2:
-            raise ValueError(f"{name}: expected shape (N, data_dim), got {tuple(t.shape)}")
-    if real.shape[1] != fake.shape[1]:
-        raise ValueError(f"fake: expected data_dim {real.shape[1]} like real, got {fake.shape[1]}")
-    _check_positive("steps", steps)
     gen = seed_everything(seed)
+
+    def as_sampler(name: str, t: torch.Tensor | Sampler) -> Sampler:
+        if callable(t):
+            return t
+        check_arg(isinstance(t, torch.Tensor) and t.dim() == 2, name, "shape (N, data_dim) or a sampler",
+                  tuple(t.shape) if isinstance(t, torch.Tensor) else t)
+        return lambda n, g: t[torch.randint(len(t), (n,), generator=g)]
+
+    draw_real, draw_fake = as_sampler("real", real), as_sampler("fake", fake)
+    dim_real, dim_fake = draw_real(2, gen).shape[1], draw_fake(2, gen).shape[1]
+    check_arg(dim_real == dim_fake, "fake", f"data_dim {dim_real} like real", dim_fake)
+    check_positive("steps", steps, integer=True)
+    check_positive("lr", lr)
+    check_choice("schedule", schedule, ("constant", "cosine"))
     dev = device()
-    D = Discriminator(real.shape[1], hidden).to(dev)
-    real, fake = real.float().to(dev), fake.float().to(dev)
+    D = Discriminator(dim_real, hidden).to(dev)
     opt = torch.optim.Adam(D.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if schedule == "cosine" else None
     for _ in range(steps):
-        i = torch.randint(len(real), (batch_size,), generator=gen).to(dev)
-        j = torch.randint(len(fake), (batch_size,), generator=gen).to(dev)
-        loss = discriminator_loss(D(real[i]), D(fake[j]))
+        x_real = draw_real(batch_size, gen).float().to(dev)
+        x_fake = draw_fake(batch_size, gen).float().to(dev)
+        loss = discriminator_loss(D(x_real), D(x_fake))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if sched is not None:
+            sched.step()
     return D.eval()
 
 
@@ -385,15 +404,15 @@ def discriminator_error(D: Discriminator, x: torch.Tensor, p_data: torch.Tensor,
 
 def gaussian_1d(n: int, mean: float = 2.0, std: float = 0.5, seed: int = 0) -> torch.Tensor:
     """n samples of N(mean, std^2), shape (n, 1): the data distribution of the 1-D experiments."""
-    _check_positive("n", n)
-    _check_positive("std", std, integer=False)
+    check_positive("n", n, integer=True)
+    check_positive("std", std)
     gen = torch.Generator().manual_seed(seed)
     return mean + std * torch.randn(n, 1, generator=gen)
 
 
 def ring_centers(modes: int = 8, radius: float = 2.0) -> torch.Tensor:
     """The `modes` centres equally spaced on a circle, shape (modes, 2)."""
-    _check_positive("modes", modes)
+    check_positive("modes", modes, integer=True)
     angle = torch.arange(modes) * (2 * math.pi / modes)
     return radius * torch.stack([angle.cos(), angle.sin()], dim=1)
 
@@ -401,8 +420,8 @@ def ring_centers(modes: int = 8, radius: float = 2.0) -> torch.Tensor:
 def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.05,
                       seed: int = 0) -> torch.Tensor:
     """n samples from an equal mixture of isotropic Gaussians on a ring, shape (n, 2)."""
-    _check_positive("n", n)
-    _check_positive("std", std, integer=False)
+    check_positive("n", n, integer=True)
+    check_positive("std", std)
     gen = torch.Generator().manual_seed(seed)
     which = torch.randint(modes, (n,), generator=gen)
     return ring_centers(modes, radius)[which] + std * torch.randn(n, 2, generator=gen)
@@ -415,7 +434,7 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float,
     A sample is high quality when it lies within 3 std of its nearest centre; a mode is covered when
     at least `min_share` of all samples are high-quality samples of that mode.
     """
-    _check_2d("samples", samples, centers.shape[1])
+    check_shape("samples", samples, (None, centers.shape[1]))
     dist = torch.cdist(samples.float().cpu(), centers.float().cpu())
     nearest, which = dist.min(dim=1)
     good = nearest < 3 * std
@@ -429,3 +448,11 @@ def digits_data() -> tuple[torch.Tensor, torch.Tensor]:
 
     d = load_digits()
     return torch.from_numpy((d.data / 16.0).astype(np.float32)), torch.from_numpy(d.target.astype(np.int64))
+
+
+@torch.no_grad()
+def nearest_neighbour_mse(samples: torch.Tensor, reference: torch.Tensor) -> float:
+    """Mean over samples of the per-pixel squared distance to the closest reference image: a cheap
+    sample-quality score for the digits (it cannot tell a good sample from a copy of a real one)."""
+    d2 = torch.cdist(samples.flatten(1).float().cpu(), reference.flatten(1).float().cpu()).pow(2)
+    return float(d2.min(1).values.mean() / samples.flatten(1).shape[1])
