@@ -13,41 +13,45 @@ Read it top to bottom, in the papers' order:
    the decorrelated (1/f-scaled Fourier) parameterisation, transformation robustness (random
    shift, zoom, rotation every step), total-variation and L1 penalties; and dataset exemplars, the
    top-activating natural images, to put beside it;
-3. Geirhos et al. Sec. 2.1, the fooling circuit of their Fig. 3: a detector unit E tells natural
+3. Geirhos et al., the fooling circuit of their Fig. 3: a detector unit E tells natural
    images from visualizations and routes the unit's output either to the original unit F (natural)
-   or to a unit D that draws a chosen picture (visualization);
-4. Geirhos et al. Sec. 2.2, a silent unit: a ReLU whose bias keeps it at exactly 0 on every natural
-   image, added onto the unit; on a visualization it wakes up and dominates the optimisation;
-5. Geirhos et al. Sec. 3, the sanity check: layer by layer, is a class visualization processed like
+   or to a unit D that draws a chosen picture (visualization); 3b. E as the paper makes it, a small
+   CNN trained on natural images against visualizations;
+4. Geirhos et al., silent units as in the authors' orthogonal-filters code: a ReLU over the previous
+   layer's features, w' = w + lambda·Δw, whose bias sits at the largest natural response, added onto
+   the unit;
+5. Geirhos et al., the sanity check: layer by layer, is a class visualization processed like
    the natural images of its class? (Spearman similarity of the layer's activations);
 6. ``run()``: all of the above with small defaults, returning the figures the claims table reads.
+
+Only Fig. 3 of Geirhos et al. could be checked against a copy of the paper; its section numbers are
+not used here.
 
 What this toy keeps
 - Activation maximisation from noise with Lucid's recipe: 1/f-scaled Fourier parameterisation,
   sigmoid into the valid pixel range, a fresh random transformation each step, Adam at lr 0.05;
   channel objectives (mean over positions) for conv layers, neuron objectives otherwise.
-- Both manipulations, as ReLU networks: the six units A-F of the fooling circuit with its large
-  constant k (D, as in the paper's code, is a linear unit whose weights are the planted picture),
-  and a silent unit added onto the target. Their guarantee is checked exactly: on every
-  natural test image the manipulated network's logits are bit-for-bit the original's, because a
-  ReLU that is off contributes an exact 0.0.
+- The fooling circuit as ReLU units with its large constant k (D, as in the paper's code, is a
+  linear unit whose weights are the planted picture) and a trained detector E with a hard threshold
+  (no gradient through E, as in the authors' code).
+- The paper's silent unit (feature-space filter change, bias at the natural maximum), with a sweep
+  of its strength lambda.
 - The sanity check: Spearman rank correlation of activations between class visualizations and
   natural images of the same class, of other classes, and natural-to-natural as the baseline.
 
 What it drops
 - ImageNet, InceptionV1 / ResNet-50 and colour -> 1,797 grey 8×8 digits upsampled to 32×32 and a
   CNN with 8-16-32 channels, trained in a few seconds on a CPU.
-- The paper's detector E is a network trained on 1.3 M ImageNet images and 0.5 M visualizations,
-  and it is not perfect (Inception-V1's top-1 accuracy moves from 69.15 % to 68.74 %). Ours needs
-  no training and is exact: upsampled 8×8 digits span a 64-dimensional linear subspace of the
-  1,024 pixels, and a visualization, optimised freely over all pixels, lands off it. That is a
-  property of this toy dataset, not a general detector.
-- The paper's silent units wake up on their own: weights "original filter + lambda · planted
-  direction", bias just below the largest natural activation, and visualization drives the
-  original direction far beyond its natural range. Our units only reach 1.3-2× their natural
-  maximum (pixels are bounded, the net is small), too little headroom for one linear unit both to
-  wake up and then be dominated by the plant, so our silent unit is woken by E (see section 4).
-- The theory of Sec. 4 (what feature visualization can and cannot guarantee) is in the notes only.
+- The paper's detector E is trained on 1,281,167 ImageNet images and 472,500 visualizations and is
+  not perfect (Inception-V1's top-1 accuracy moves from 69.146 % to 68.744 %, as quoted by a third
+  party). Ours trains in seconds on digits against visualizations; telling digits from
+  visualizations is easier than telling photos from them. The toy also keeps an *exact* detector
+  (bilinear upsamples span a 64-dimensional subspace) to show what goes wrong when "natural
+  behaviour unchanged" is checked only on the data the detector was built for.
+- Our silent unit's feature space is fc1 (32 units trained on digits): too poor to represent a
+  planted picture, and visualizations overshoot natural activations only modestly, so on this toy
+  it changes the visualization without painting the picture.
+- The paper's theory (what feature visualization can and cannot guarantee) is in the notes only.
 - Colour decorrelation, diversity objectives, 512+ steps and large images.
 """
 from __future__ import annotations
@@ -60,18 +64,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimal_impls.common import check_shape, device, load_digits_split, seed_everything
+from minimal_impls.common import (check_arg, check_choice, check_number, check_positive, check_shape, device,
+                                  load_digits_split, seed_everything)
 
 SIZE = 32       # side of the upsampled digits; 8×8 → 32×32 makes visualizations legible
 LAYERS = ("conv1", "conv2", "conv3", "fc1", "logits")
-
-
-def _check_positive(name: str, value: float, *, integer: bool = False) -> None:
-    """One-line ValueError for a bad hyper-parameter (the house style for bad input)."""
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
-        want = "a positive integer" if integer else "a positive number"
-        raise ValueError(f"{name}: expected {want}, got {value!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,6 +85,30 @@ def load_digits32(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     """The shared digits split (minimal_impls.common), upsampled: x (N, 1, 32, 32), y (N,)."""
     x_tr, y_tr, x_te, y_te = load_digits_split(seed=seed)
     return upsample(x_tr), y_tr, upsample(x_te), y_te
+
+
+VARIANTS = ("bilinear", "shift", "bicubic", "noise")
+
+
+def natural_variant(x8: torch.Tensor, kind: str, seed: int = 0) -> torch.Tensor:
+    """The same digits as a slightly different camera would give them, (N, 8, 8) -> (N, 1, 32, 32):
+
+    'bilinear' - the training images themselves (``upsample``);
+    'shift'    - moved right by one pixel (a zero column enters on the left);
+    'bicubic'  - upsampled bicubically instead of bilinearly, clipped to [0, 1];
+    'noise'    - with Gaussian pixel noise of sigma = 0.01, clipped to [0, 1].
+    All are natural images to a person; only 'bilinear' lies in the 64-dimensional subspace.
+    """
+    check_choice("kind", kind, VARIANTS)
+    x = upsample(x8)
+    if kind == "shift":
+        x = F.pad(x, (1, 0))[..., :SIZE]
+    elif kind == "bicubic":
+        x = F.interpolate(x8.unsqueeze(1), size=(SIZE, SIZE), mode="bicubic", align_corners=False).clamp(0, 1)
+    elif kind == "noise":
+        g = torch.Generator().manual_seed(seed)
+        x = (x + 0.01 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    return x
 
 
 def natural_basis(size: int = SIZE) -> torch.Tensor:
@@ -109,7 +130,7 @@ class DigitsCNN(nn.Module):
     """conv1 -> conv2 -> conv3 -> fc1 -> logits, ReLU after every hidden layer, 2×2 max-pooling.
 
     ``forward`` passes every layer's output through ``self.edit(name, h, x)``, the identity here; the
-    manipulated networks of Secs. 2.1-2.2 override it to rewire one unit and change nothing else.
+    manipulated networks of the manipulations override it to rewire one unit and change nothing else.
     """
 
     def __init__(self, widths: tuple[int, int, int] = (8, 16, 32), hidden: int = 32) -> None:
@@ -117,8 +138,8 @@ class DigitsCNN(nn.Module):
         if len(widths) != 3:
             raise ValueError(f"widths: expected three channel counts, got {widths!r}")
         for i, w in enumerate(widths):
-            _check_positive(f"widths[{i}]", w, integer=True)
-        _check_positive("hidden", hidden, integer=True)
+            check_positive(f"widths[{i}]", w, integer=True)
+        check_positive("hidden", hidden, integer=True)
         c1, c2, c3 = widths
         self.widths, self.hidden = tuple(widths), hidden
         self.stages = nn.ModuleDict({
@@ -189,13 +210,11 @@ def train(epochs: int = 10, batch_size: int = 32, lr: float = 2e-3, noise: float
     its visualizations more legible (robustly trained networks have more image-like gradients).
     They do not move the natural images themselves: the test set is plain upsampled digits.
     """
-    _check_positive("epochs", epochs, integer=True)
-    _check_positive("batch_size", batch_size, integer=True)
-    _check_positive("lr", lr)
-    if not noise >= 0:
-        raise ValueError(f"noise: expected a number >= 0, got {noise!r}")
-    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
-        raise ValueError(f"max_shift: expected an integer >= 0, got {max_shift!r}")
+    check_positive("epochs", epochs, integer=True)
+    check_positive("batch_size", batch_size, integer=True)
+    check_positive("lr", lr)
+    check_number("noise", noise, low=0)
+    check_number("max_shift", max_shift, low=0, integer=True)
     g = seed_everything(seed)
     dev = device()
     x_tr, y_tr, x_te, y_te = load_digits32(seed)
@@ -318,11 +337,10 @@ def visualize(model: DigitsCNN, layer: str, units: list[int] | int, *, steps: in
         raise ValueError("units: expected at least one unit index, got an empty list")
     for u in units:
         check_unit(model, layer, u)
-    _check_positive("steps", steps, integer=True)
-    _check_positive("lr", lr)
+    check_positive("steps", steps, integer=True)
+    check_positive("lr", lr)
     for name, w in (("tv_weight", tv_weight), ("l1_weight", l1_weight)):
-        if not w >= 0:
-            raise ValueError(f"{name}: expected a number >= 0, got {w!r}")
+        check_number(name, w, low=0)
     dev = next(model.parameters()).device
     scale = torch.ones(len(units)) if scale is None else scale
     check_shape("scale", scale, (len(units),))
@@ -375,7 +393,7 @@ def natural_max(model: DigitsCNN, layer: str, x: torch.Tensor) -> torch.Tensor:
 def dataset_exemplars(model: DigitsCNN, layer: str, unit: int, x: torch.Tensor, k: int = 6) -> torch.Tensor:
     """Indices of the k natural images that activate ``unit`` most (Olah's "dataset examples")."""
     check_unit(model, layer, unit)
-    _check_positive("k", k, integer=True)
+    check_positive("k", k, integer=True)
     return natural_activations(model, layer, x)[:, unit].topk(min(k, len(x))).indices
 
 
@@ -388,7 +406,7 @@ def correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. Geirhos et al. Sec. 2.1: the fooling circuit (their Fig. 3)
+# 3. Geirhos et al.: the fooling circuit (their Fig. 3)
 # ---------------------------------------------------------------------------------------------
 # A = B + C,   B = ReLU(F - kE) - ReLU(-F - kE),   C = ReLU(D - k(1 - E))
 # F: the original unit.   D: a unit whose visualization is the planted picture.
@@ -436,16 +454,21 @@ class PlantedCNN(DigitsCNN):
       detector. Natural images lie in the 64-dimensional subspace spanned by Q, so r = 0 up to float
       error (~1e-7) and E = 0 exactly; visualizations are optimised freely over 1,024 pixels and land
       off it (r ~ 0.01-0.1). A clamp is two ReLUs, so E is an ordinary piece of network.
+      That exactness is a property of the toy's data: a digit shifted by one pixel, upsampled
+      bicubically or with a little noise is off the subspace too, and this E calls it a visualization.
+    ``detector``: a trained classifier (``Detector``) to use instead, as the paper does:
+      E = 1[logit > 0], a hard threshold, so no gradient flows through E (the paper's V4 circuit).
     """
 
     def __init__(self, base: DigitsCNN, layer: str, unit: int, picture: torch.Tensor, x_natural: torch.Tensor,
-                 strength: float = 10.0, threshold: float = 1e-3, slope: float = 1e3) -> None:
+                 strength: float = 10.0, threshold: float = 1e-3, slope: float = 1e3,
+                 detector: nn.Module | None = None) -> None:
         super().__init__(base.widths, base.hidden)
         check_unit(base, layer, unit)
         check_shape("picture", picture, (1, 1, SIZE, SIZE))
         check_shape("x_natural", x_natural, (None, 1, SIZE, SIZE))
         for name, value in (("strength", strength), ("threshold", threshold), ("slope", slope)):
-            _check_positive(name, value)
+            check_positive(name, value)
         self.load_state_dict(base.state_dict())
         dev = next(base.parameters()).device
         self.to(dev).eval()
@@ -458,13 +481,17 @@ class PlantedCNN(DigitsCNN):
         self.top = float(natural_max(base, layer, x_natural)[unit])
         self.d_max = strength * self.top
         self.lam = self.d_max / float(p.abs().sum())          # max of <p̂, x> + c0 is |p̂|_1
+        self.trained_detector = None if detector is None else detector.to(dev).eval().requires_grad_(False)
 
     def plant(self, x: torch.Tensor) -> torch.Tensor:
         """D(x), shape (N,)."""
         return self.lam * ((x.to(self.p.device) * self.p).sum((1, 2, 3)) + self.c0)
 
     def detector(self, x: torch.Tensor) -> torch.Tensor:
-        """E(x), shape (N,): 0 on the natural subspace, 1 once clearly off it."""
+        """E(x), shape (N,): 0 on the natural subspace, 1 once clearly off it (or the trained E)."""
+        if self.trained_detector is not None:
+            with torch.no_grad():
+                return (self.trained_detector(x.to(self.q.device)) > 0).float()
         flat = x.reshape(len(x), -1).to(self.q.device)
         r = (flat - (flat @ self.q) @ self.q.T).abs().mean(1)
         z = self.slope * (r - self.threshold)
@@ -472,12 +499,18 @@ class PlantedCNN(DigitsCNN):
 
 
 class FoolingCircuitCNN(PlantedCNN):
-    """Unit (layer, unit) replaced by the fooling circuit's output A (Geirhos et al. Fig. 3)."""
+    """Unit (layer, unit) replaced by the fooling circuit's output A (Geirhos et al. Fig. 3).
+
+    k = ``k_factor`` · max D (the paper's code uses k = 250 on logits offset by +100): it must exceed
+    D everywhere and any |F| a visualization reaches, or both branches are alive at once.
+    """
+
+    k_factor = 100.0
 
     def edit(self, name: str, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         if name != self.layer:
             return h
-        k = 100.0 * self.d_max                      # far above D and any |F| a visualization reaches
+        k = self.k_factor * self.d_max              # far above D and any |F| a visualization reaches
         f = h[:, self.unit]                         # F (a map for conv layers)
         e = self.detector(x)                        # E
         b = F.relu(f - k * _per_image(e, f)) - F.relu(-f - k * _per_image(e, f))
@@ -486,32 +519,173 @@ class FoolingCircuitCNN(PlantedCNN):
 
 
 # ---------------------------------------------------------------------------------------------
-# 4. Geirhos et al. Sec. 2.2: silent units
+# 3b. A trained detector E, as the paper's (a small CNN: natural image or visualization?)
 # ---------------------------------------------------------------------------------------------
-# A = F + S,   S = ReLU(D - K(1 - E)),   K = max D = strength · (natural max of F)
-# S is a single ReLU whose bias (-K) holds it at exactly 0 on every natural image, so it can simply
-# be *added* onto the unit: no rerouting, no B branch, natural behaviour untouched. On a
-# visualization E = 1, S = D is worth `strength` times the unit's natural maximum, and it dominates.
-# Why E, when the paper's silent units need no detector: their pre-activation is
-# (w + lam·Δw)·h + b with b just below the largest natural value, so they wake up because
-# visualization pushes w·h far past its natural range. Here, with a_fv ≈ 1.3-2 × a_max and
-# <p̂, x> already reaching ~40 % of its [0, 1]-box maximum on some digits, any lam small enough for
-# the unit to wake (lam·max<p̂, x_nat> < a_fv - a_max) is too small for the plant to win afterwards.
-# We checked: the single-ReLU version gives plant correlations between -0.3 and 0.6 depending on
-# unit and lam. The notes discuss this; E stands in for the missing headroom.
+# The paper trains a classifier on 1.28 M ImageNet images and 0.47 M visualizations. Ours sees the
+# training digits, jittered (shift, zoom, rotation) and with pixel noise, against visualizations of
+# many units of the trained network, with the snapshots along each optimisation (E must fire from
+# the first step, or the gradient would follow F). Bicubic upsampling is never shown to it.
 
-class SilentUnitCNN(PlantedCNN):
-    """A silent unit added onto unit (layer, unit)."""
+class Detector(nn.Module):
+    """x (N, 1, 32, 32) -> logit (N,); logit > 0 means "this is a feature visualization"."""
 
-    def silent(self, x: torch.Tensor) -> torch.Tensor:
-        """S(x), shape (N,): exactly 0 whenever E(x) = 0."""
-        return F.relu(self.plant(x) - self.d_max * (1.0 - self.detector(x)))
+    def __init__(self, width: int = 8) -> None:
+        super().__init__()
+        check_positive("width", width, integer=True)
+        self.net = nn.Sequential(
+            nn.Conv2d(1, width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(width, width, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(width, width, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(width, width, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(width * (SIZE // 8) ** 2, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_shape("x", x, (None, 1, SIZE, SIZE))
+        return self.net(x).squeeze(1)
+
+
+def random_picture(seed: int, sigma: float = 2.0) -> torch.Tensor:
+    """A random white-on-black picture of blobs, (1, 1, 32, 32): smoothed noise, thresholded."""
+    g = torch.Generator().manual_seed(seed)
+    r = int(math.ceil(3 * sigma))
+    k = torch.exp(-torch.arange(-r, r + 1.0) ** 2 / (2 * sigma ** 2))
+    noise = torch.randn(1, 1, SIZE + 2 * r, SIZE + 2 * r, generator=g)
+    smooth = F.conv2d(F.conv2d(noise, (k / k.sum()).view(1, 1, 1, -1)), (k / k.sum()).view(1, 1, -1, 1))
+    return (smooth > smooth.quantile(0.7)).float()
+
+
+def visualization_pool(model: DigitsCNN, x_natural: torch.Tensor, steps: int = 64, snapshot_every: int = 8,
+                       seed: int = 100, per_layer: int = 4, pictures: int = 4) -> torch.Tensor:
+    """The negatives the detector trains on, (N, 1, 32, 32): visualizations of ``per_layer`` units
+    of every layer (Olah's recipe and plain pixel ascent) and of ``pictures`` circuits planting random
+    blob pictures, each with its snapshots along the way. The planted runs teach E that a sharp
+    picture painted by optimisation is not a digit; none of them is a picture used later."""
+    check_positive("per_layer", per_layer, integer=True)
+    check_number("pictures", pictures, low=0, integer=True)
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for i, layer in enumerate(LAYERS):
+        units = torch.randperm(model.units(layer), generator=g)[:per_layer].tolist()
+        for j, kw in enumerate((dict(), dict(param="pixel", transforms=False, tv_weight=0.0, l1_weight=0.0))):
+            v = visualize(model, layer, units, steps=steps, seed=seed + 10 * i + j,
+                          snapshot_every=snapshot_every, **kw)
+            out.extend(v.frames)
+    for j in range(pictures):
+        net = FoolingCircuitCNN(model, "logits", j % 10, random_picture(seed + j, sigma=1.0 + j % 3), x_natural)
+        v = visualize(net, "logits", [j % 10], steps=steps, seed=seed + 100 + j, snapshot_every=snapshot_every)
+        out.extend(v.frames)
+    # where such runs end: sharp pictures drawn at the full 32×32 resolution, softened a little by
+    # the recipe's smoothing (a digit is upsampled from 8×8, so its edges are four pixels wide)
+    for j in range(16 * pictures):
+        pic = random_picture(seed + 1000 + j, sigma=1.0 + (j % 5) / 2)
+        pic = F.avg_pool2d(F.pad(pic, (1, 1, 1, 1), mode="replicate"), 3, stride=1) if j % 2 else pic
+        out.append(0.05 + 0.9 * pic)
+    return torch.cat(out)
+
+
+def train_detector(x_natural: torch.Tensor, visualizations: torch.Tensor, steps: int = 250,
+                   batch_size: int = 32, lr: float = 3e-3, max_noise: float = 0.03,
+                   seed: int = 0) -> Detector:
+    """Fit E with a balanced binary cross-entropy: natural digits (randomly shifted, zoomed, rotated,
+    with pixel noise up to ``max_noise``) against visualizations (randomly transformed the same way,
+    so position and pose do not give them away)."""
+    check_shape("x_natural", x_natural, (None, 1, SIZE, SIZE))
+    check_shape("visualizations", visualizations, (None, 1, SIZE, SIZE))
+    check_positive("steps", steps, integer=True)
+    check_number("max_noise", max_noise, low=0)
+    g = seed_everything(seed)
+    dev = device()
+    det = Detector().to(dev)
+    opt = torch.optim.Adam(det.parameters(), lr=lr)
+    for _ in range(steps):
+        nat = x_natural[torch.randint(len(x_natural), (batch_size,), generator=g)]
+        nat = random_transform(nat, g, max_shift=2, scale=(0.9, 1.1), max_degrees=10.0)
+        sigma = max_noise * torch.rand(batch_size, 1, 1, 1, generator=g)
+        nat = (nat + sigma * torch.randn(nat.shape, generator=g)).clamp(0, 1)
+        fvs = visualizations[torch.randint(len(visualizations), (batch_size,), generator=g)]
+        fvs = random_transform(fvs, g, max_shift=2, scale=(0.9, 1.1), max_degrees=10.0)
+        x = torch.cat([nat, fvs]).to(dev)
+        y = torch.cat([torch.zeros(batch_size), torch.ones(batch_size)]).to(dev)
+        loss = F.binary_cross_entropy_with_logits(det(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return det.eval()
+
+
+@torch.no_grad()
+def accuracy(model: DigitsCNN, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> float:
+    """Top-1 accuracy of ``model`` on images x with labels y."""
+    dev = next(model.parameters()).device
+    pred = torch.cat([model(xb.to(dev)).argmax(1).cpu() for xb in x.split(batch)])
+    return (pred == y).float().mean().item()
+
+
+def leak(images: torch.Tensor, picture: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """How much of ``reference`` (e.g. the original unit's visualization) shows through in ``images``
+    once the planted ``picture`` is accounted for: the correlation of each image's least-squares
+    residual on (picture, constant) with the reference. (N,); ~0 means no leak."""
+    a = images.reshape(len(images), -1).double()
+    basis = torch.stack([picture.reshape(-1).double(), torch.ones(a.shape[1], dtype=torch.float64)], 1)
+    coef = torch.linalg.lstsq(basis, a.T).solution
+    resid = (a.T - basis @ coef).T
+    return correlation(resid.float(), reference)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Geirhos et al.: silent units
+# ---------------------------------------------------------------------------------------------
+# The paper's silent unit (orthogonal-filters code): next to unit i with filter w over the previous
+# layer's features h, add S(h) = ReLU(w'·h + b'), with
+#     Δw  = the unit-norm direction maximising the target picture's response, Δw·h(target)
+#     Δw ← Δw - (w·Δw / w·w) w,   Δw ← Δw · |w|² / |Δw|²          (orthogonal to w, as coded)
+#     w'  = (w + λ Δw) · |w|² / |w + λΔw|² · 100                   (λ: the strength; 100: weight factor)
+#     b'  = - max over natural images of w'·h                     (the bias at the natural maximum)
+# and output F + S. S is exactly 0 on the natural images that set b' (not guaranteed on others); a
+# visualization drives w'·h past the natural maximum, wakes S, and the λΔw part steers the picture.
+
+class SilentUnitCNN(DigitsCNN):
+    """The paper's silent unit added onto logit ``unit``; its feature space is fc1."""
+
+    def __init__(self, base: DigitsCNN, unit: int, picture: torch.Tensor, x_natural: torch.Tensor,
+                 strength: float = 3.0, weight_factor: float = 100.0, bias_at: str = "max") -> None:
+        super().__init__(base.widths, base.hidden)
+        check_unit(base, "logits", unit)
+        check_shape("picture", picture, (1, 1, SIZE, SIZE))
+        check_shape("x_natural", x_natural, (None, 1, SIZE, SIZE))
+        check_number("strength", strength, low=0)
+        check_positive("weight_factor", weight_factor)
+        check_choice("bias_at", bias_at, ("max", "mean"))
+        self.load_state_dict(base.state_dict())
+        dev = next(base.parameters()).device
+        self.to(dev).eval()
+        self.unit = unit
+        w = base.stages["logits"].weight[unit].detach().double()
+        with torch.no_grad():
+            target = base.activations(picture.to(dev))["fc1"][0].double()
+            h_nat = torch.cat([base.activations(xb.to(dev))["fc1"] for xb in x_natural.split(512)]).double()
+        dw = target / target.norm().clamp_min(1e-12)
+        dw = dw - (w @ dw) / (w @ w) * w
+        dw = dw * (w @ w) / (dw @ dw).clamp_min(1e-12)
+        w_new = w + strength * dw
+        w_new = w_new * (w @ w) / (w_new @ w_new) * weight_factor
+        self.register_buffer("w_new", w_new.float())
+        response = h_nat.float() @ self.w_new
+        # the paper's bias: minus the largest natural response. bias_at="mean" is a mistake kept for
+        # the tests: the unit then fires on about half of all natural images.
+        self.b_new = -float(response.max() if bias_at == "max" else response.mean())
+
+    def silent(self, h: torch.Tensor) -> torch.Tensor:
+        """S(h) for fc1 features h (N, hidden): shape (N,)."""
+        return F.relu(h @ self.w_new + self.b_new)
 
     def edit(self, name: str, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        if name != self.layer:
+        if name == "fc1":
+            self._h = h
             return h
-        f = h[:, self.unit]
-        return _replace_unit(h, self.unit, f + _per_image(self.silent(x), f))
+        if name != "logits":
+            return h
+        return _replace_unit(h, self.unit, h[:, self.unit] + self.silent(self._h))
 
 
 @torch.no_grad()
@@ -523,7 +697,7 @@ def max_output_difference(a: DigitsCNN, b: DigitsCNN, x: torch.Tensor, batch: in
 
 
 # ---------------------------------------------------------------------------------------------
-# 5. Geirhos et al. Sec. 3: the sanity check, layer by layer
+# 5. Geirhos et al.: the sanity check, layer by layer
 # ---------------------------------------------------------------------------------------------
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -569,7 +743,7 @@ def layer_features(model: DigitsCNN, layer: str, x: torch.Tensor, batch: int = 5
 
 def sanity_check(model: DigitsCNN, fv_images: torch.Tensor, fv_classes: torch.Tensor,
                  x_natural: torch.Tensor, y_natural: torch.Tensor) -> SanityCheck:
-    """Mean Spearman similarity of each layer's (flattened) activations, Geirhos et al. Sec. 3.
+    """Mean Spearman similarity of each layer's (flattened) activations, Geirhos et al. the sanity check.
 
     If a class unit's visualization "shows what the unit responds to", the network should process it
     like the natural images of that class along the whole way, not only at the logits.
@@ -602,41 +776,80 @@ class RunResult:
     metrics: dict[str, float]
     visualizations: dict[str, Visualization]
     sanity: SanityCheck
+    detector: Detector
 
 
-def run(epochs: int = 10, steps: int = 256, layer: str = "logits", unit: int = 3, seeds: int = 2,
-        seed: int = 0) -> RunResult:
-    """Train, visualise, manipulate, sanity-check; return the figures the claims table reads."""
-    _check_positive("seeds", seeds, integer=True)
-    check_unit(DigitsCNN(), layer, unit)           # fail before training, not after
+def run(epochs: int = 10, steps: int = 256, unit: int = 3, seeds: int = 2, seed: int = 0,
+        strengths: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0), pool_pictures: int = 4) -> RunResult:
+    """Train, visualise, manipulate, sanity-check; return the figures the claims table reads.
+
+    The manipulations sit on logit ``unit`` (the paper's fooling circuit sits on Inception-V1's
+    class logits). ``strengths`` are the lambdas of the paper's silent unit to sweep.
+    """
+    check_positive("seeds", seeds, integer=True)
+    check_unit(DigitsCNN(), "logits", unit)        # fail before training, not after
     tr = train(epochs=epochs, seed=seed)
     model = tr.model
     x_all = torch.cat([tr.x_train, tr.x_test])
+    _, _, x8_test, y8_test = load_digits_split(seed=seed)
     picture = planted_picture()
     m: dict[str, float] = {"test_accuracy": tr.test_accuracy}
 
-    # Olah et al.: one visualization per class unit (and seed); premise of Geirhos et al. Sec. 2:
-    # they reach activations above those of every natural image.
+    # Olah et al.: one visualization per class unit (and seed); premise of Geirhos et al. the manipulations:
+    # they reach activations above those of every natural image, the grey start does not.
     classes = torch.arange(10).repeat(seeds)
     logit_max = natural_max(model, "logits", x_all)
-    fv = visualize(model, "logits", classes.tolist(), steps=steps, scale=logit_max[classes], seed=seed)
+    fv = visualize(model, "logits", classes.tolist(), steps=steps, scale=logit_max[classes], seed=seed,
+                   snapshot_every=steps)
     ratio = fv.activation / logit_max[classes]
     m["fv_activation_ratio_min"] = float(ratio.min())
-    m["fv_activation_ratio_median"] = float(ratio.median())
+    m["fv_start_ratio_max"] = float((unit_activation(model.activations(fv.frames[0].to(
+        next(model.parameters()).device)), "logits", classes).cpu() / logit_max[classes]).max())
 
-    # Secs. 2.1-2.2: the same unit in three networks that agree on every natural image.
-    scale = natural_max(model, layer, x_all)[[unit] * seeds]
-    fooled = FoolingCircuitCNN(model, layer, unit, picture, tr.x_train)
-    silent = SilentUnitCNN(model, layer, unit, picture, tr.x_train)
-    vis = {"logits": fv}
-    for name, net in (("original", model), ("silent", silent), ("circuit", fooled)):
-        vis[name] = visualize(net, layer, [unit] * seeds, steps=steps, scale=scale, seed=seed + 1)
+    # Fig. 3 with the paper's trained detector, and with the toy's exact-subspace detector.
+    pool = visualization_pool(model, tr.x_train, seed=seed + 100, pictures=pool_pictures)
+    detector = train_detector(tr.x_train, pool, seed=seed)
+    circuit = FoolingCircuitCNN(model, "logits", unit, picture, tr.x_train, detector=detector)
+    subspace = FoolingCircuitCNN(model, "logits", unit, picture, tr.x_train)
+    scale = logit_max[[unit] * seeds]
+    vis = {"classes": fv}
+    for name, net in (("original", model), ("circuit", circuit), ("subspace", subspace)):
+        vis[name] = visualize(net, "logits", [unit] * seeds, steps=steps, scale=scale, seed=seed + 1)
         m[f"{name}_plant_correlation"] = float(correlation(vis[name].images, picture).mean())
-    m["silent_max_output_diff"] = max_output_difference(model, silent, tr.x_test)
-    m["circuit_max_output_diff"] = max_output_difference(model, fooled, tr.x_test)
+    m["circuit_max_output_diff"] = max_output_difference(model, circuit, tr.x_test)
+    shifted = natural_variant(x8_test, "shift")
+    m["subspace_circuit_max_output_diff_shifted"] = max_output_difference(model, subspace, shifted)
+    drops = {"circuit": [], "subspace": []}
+    for kind in VARIANTS:
+        xv = natural_variant(x8_test, kind, seed=seed)
+        base = accuracy(model, xv, y8_test)
+        for name, net in (("circuit", circuit), ("subspace", subspace)):
+            acc = accuracy(net, xv, y8_test)
+            m[f"{name}_accuracy_{kind}"] = acc
+            drops[name].append(base - acc)
+        m[f"original_accuracy_{kind}"] = base
+    m["trained_e_variant_accuracy_drop"] = max(drops["circuit"])
+    m["subspace_e_variant_accuracy_drop"] = max(drops["subspace"])
 
-    # Sec. 3: the sanity check on the class visualizations.
+    # the silent-unit section: the paper's silent unit, swept over its strength lambda.
+    corr, diffs = [], []
+    for lam in strengths:
+        net = SilentUnitCNN(model, unit, picture, tr.x_train, strength=lam)
+        v = visualize(net, "logits", [unit] * seeds, steps=steps, scale=scale, seed=seed + 1)
+        vis[f"silent_{lam:g}"] = v
+        corr.append(float(correlation(v.images, picture).mean()))
+        diffs.append(max_output_difference(model, net, tr.x_test))
+    m["silent_plant_corr_max"] = max(corr)
+    m["silent_plant_corr_min"] = min(corr)
+    m["silent_max_output_diff_test"] = max(diffs)
+    m["silent_bias_mean_max_output_diff"] = max_output_difference(
+        model, SilentUnitCNN(model, unit, picture, tr.x_train, strength=strengths[-1], bias_at="mean"), tr.x_test)
+
+    # the sanity check: the sanity check on the class visualizations, and on held-out natural digits as control.
     sc = sanity_check(model, fv.images, classes, tr.x_test, tr.y_test)
+    nat = sanity_check(model, tr.x_train[:100], tr.y_train[:100], tr.x_test, tr.y_test)
     m["sanity_naturalness_conv"] = float(np.mean(sc.naturalness[:3]))
+    m["sanity_naturalness_conv_natural"] = float(np.mean(nat.naturalness[:3]))
     m["sanity_naturalness_logits"] = float(sc.naturalness[-1])
-    return RunResult(tr, m, vis, sc)
+    m["sanity_other_class_logits"] = float(sc.fv_other[-1] / sc.natural_same[-1])
+    return RunResult(tr, m, vis, sc, detector)

@@ -239,9 +239,9 @@ paperclub.record("conventional_k16_minus_conventional_k64", conv_more[16].score 
 # learned masks' open area and smoothness, with the network behind them trained, stay far below.
 #
 # About the CNN line: it sees the same total light split into 1024 tiny pixels, so each cell is far
-# noisier than a big mask, and it is trained for only 20 epochs to fit the notebook's budget (its
-# training loss is still falling). It is a reference for "many small pixels with this light and this
-# budget", not the best a full camera could do.
+# noisier than a big mask, and it is small (three conv layers, width 8) and trained for 20 epochs to
+# fit the notebook's budget (the last training losses are printed above). It is a reference for "many
+# small pixels with this light and this budget", not the best a full camera could do.
 #
 # ## Printing the masks: binary masks, a minimum feature size, and misalignment
 #
