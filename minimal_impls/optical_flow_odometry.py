@@ -1,44 +1,46 @@
 """Self-scaled optic-flow odometry for a drone: height from oscillation, distance from flow.
 
-Bergantin, Raharijaona, Ruffier. "Indoor and outdoor in-flight odometry based solely on optic flows
-with oscillatory trajectories." International Journal of Micro Air Vehicles 15 (2023), the journal
-version of the IMAV 2022 paper. https://doi.org/10.1177/17568293221148380
+"Indoor and outdoor in-flight odometry based solely on optic flow with oscillatory trajectories."
+International Journal of Micro Air Vehicles (2023; author list and year unverified, most likely
+Bergantin, Raharijaona, Ruffier). https://doi.org/10.1177/17568293221148380
 The odometry model it flies, SOFIa, comes from Bergantin, Harbaoui, Raharijaona, Ruffier.
 "Oscillations make a self-scaled model for honeybees' visual odometer reliable regardless of flight
 trajectory." J. R. Soc. Interface 18 (2021). https://doi.org/10.1098/rsif.2021.0567
 
 The idea in one line: optic flow measures speed *divided by height*, so integrating it gives distance
 in radians, not metres. Make the drone bob up and down: the vertical motion expands and contracts the
-ventral flow (the divergence cue v_z/h), and an accelerometer says how fast it bobs in m/s, so an
-Extended Kalman Filter can recover h. Multiply the translational cue v_x/h by that h and integrate.
+ventral flow (the divergence cue v_z/h), an Extended Kalman Filter recovers h from it, and the
+translational cue v_x/h times that h, integrated, is the distance (the paper's abstract).
 
-The paper's full text was not available offline while this was written, so equations are labelled by
-letter (A)–(G), derived here from the geometry, and not by the paper's numbers:
+Only the paper's abstract was available, so its equations, filter, settings and results are not
+reproduced. Equations are labelled by letter (A)–(G), derived here, not the paper's numbers:
   (A) flow of a ground point seen along a line of sight tilted by φ from the vertical
   (B) the two cues from a pair of sensors at ±φ: ω_T = v_x/h (sum), ω_div = v_z/h (difference);
       with 2 or 4 sensors we solve the same linear model by least squares, which reduces to (B)
-  (C)–(D) the EKF process model: a double integrator in (h, v_z) driven by the IMU's vertical
-      acceleration (plus an accelerometer-bias state, our addition)
+  (C)–(D) the EKF process model: a double integrator in (h, v_z) driven by a vertical acceleration
+      (plus an accelerometer-bias state, our addition)
   (E) the EKF measurement model ω_div = v_z / h and its Jacobian
   (F) SOFIa: distance = ∫ ĥ(t) ω_T(t) dt; (G) the baselines it is compared with
 
-What this toy keeps:
-  * a hexarotor-like trajectory: forward flight, sinusoidal vertical oscillation (0.28 Hz by default,
-    as in the paper), a slow drift of the mean height, a noisy and biased IMU
-  * optic-flow sensors at ±φ = 30° fore/aft (the paper's set-up), optionally 4 sensors (adds ±φ
-    left/right), each giving a 2-D flow in rad/s
+What this toy keeps (every setting is OUR choice, none is checked against the paper):
+  * forward flight with a sinusoidal vertical oscillation (0.28 Hz, ±15 cm by default), a slow drift
+    of the mean height, a noisy and biased IMU
+  * optic-flow sensors tilted ±φ = 30° fore/aft, optionally 4 sensors (adds ±φ left/right), each
+    giving a 2-D flow in rad/s
   * flow either from the geometry (A) plus noise, or *measured* by Lucas–Kanade on 16×16-pixel,
     8° patches rendered over a textured ground (scikit-image's bundled `grass` image)
-  * Lucas–Kanade: least squares over a window, minimum-eigenvalue reliability check of the structure
-    tensor, coarse-to-fine pyramid with iterative warping, batched over patches in numpy
-  * the EKF with no prior knowledge of the oscillation (the paper's "NPK" strategy)
+  * Lucas–Kanade: per-window least squares, Gauss–Newton iterations on a coarse-to-fine pyramid
+    (depth from the expected motion), and two reliability tests (texture; residual), batched in numpy
+  * the abstract's three strategies, in our reading: no prior (NPK: the IMU drives the filter),
+    precise prior (PPK: the commanded oscillation does), rough prior (RPK: its shape and timing, with
+    the amplitude fitted to the IMU)
   * SOFIa distance against raw integration at a fixed nominal height and IMU dead reckoning
 
 What it drops:
-  * the paper's "precise" and "rough prior knowledge" strategies (PPK, RPK): we could not state them
-    precisely without the full text, so they are not implemented
+  * the paper's own filter and strategies (not available); the title says "solely on optic flow",
+    while our filters take their metric scale from an IMU or from the commanded amplitude
   * attitude: the drone does not pitch or roll (flow is assumed derotated), the ground is flat
-  * real sensor pipelines (PMW3901-class chips, their rates and saturation), real flights, wind
+  * real sensor pipelines, real flights, wind, the arena's circular path
 
 No GPU path: the work is a sequential filter on 3×3 matrices and a few thousand 16×16 patches,
 which a GPU would only slow down; everything is numpy on the CPU, seeded and deterministic.
@@ -646,7 +648,7 @@ def estimate_height(omega_div: Array, div_var: Array, imu_az: Array, dt: float, 
     return xs[..., 0], np.sqrt(ps[..., 0, 0])
 
 
-# The three strategies of the paper differ in what the filter knows about the oscillation (abstract:
+# The paper's three strategies differ in what the filter knows about the oscillation (abstract:
 # "no", "precise" or "rough" prior knowledge; "rough" uses only the shape and timing of the flow's
 # variations). How the paper implements them is not in the text we had: these are OUR readings.
 #   NPK: the IMU's vertical acceleration drives (C); nothing is assumed about the oscillation.
