@@ -15,8 +15,10 @@ What this toy keeps (the paper numbers no equations; we cite Fig. 3's pseudocode
     layer's activation at [EOS], layer-normalised                                          (Sec. 2.4)
   * linear projections W_i, W_t (no bias, no non-linearity) into a joint space, L2 norm  (Sec. 2.3, Fig. 3)
   * cosine-similarity logits times a learned scale exp(t): log-parameterised, initialised to
-    1/0.07 and clipped at 100                                                          (Secs. 2.3, 2.5)
+    1/0.07 and clipped at 100, by clamping t after each optimiser step                 (Secs. 2.3, 2.5)
   * the symmetric cross-entropy over the N×N similarity matrix                              (Fig. 3)
+  * Fig. 2's bag-of-words baseline: the same image encoder trained to predict the caption's words
+  * the number of negatives as a knob (the loss applied within blocks of a batch)
   * zero-shot classification by prompts, and prompt ensembling in embedding space  (Secs. 3.1.2, 3.1.4)
   * a few-shot linear probe (logistic regression) on frozen image features vs. zero-shot    (Fig. 6)
 
@@ -26,6 +28,7 @@ What it drops:
   * the ResNet image encoders, the extra LayerNorm CLIP's ViT puts before the encoder, and the
     63 M-parameter text model (ours: two blocks of width 64)
   * random-crop augmentation, mixed precision and the sharded computation of the similarity matrix
+  * Fig. 2's caption language model (only the bag-of-words baseline is here)
   * a held-out *pair* stands in for a new concept: the toy tests composition of known words, not the
     open-ended vocabulary that web captions give the paper
 """
