@@ -35,6 +35,7 @@ from minimal_impls import gan
 
 t_start = time.time()
 torch.set_num_threads(1)   # tiny models: a second thread costs more than it saves
+SLIDE = {"font.size": 15, "axes.titlesize": 16, "axes.labelsize": 15, "legend.fontsize": 13}   # deck versions
 
 
 def render(fig: plt.Figure) -> np.ndarray:
@@ -154,6 +155,19 @@ fig.tight_layout()
 paperclub.savefig(fig, "optimal-discriminator")
 plt.show()
 
+with plt.rc_context(SLIDE):                      # the left panel, sized for the deck
+    fig, ax = plt.subplots(figsize=(10, 5.2))
+    ax.fill_between(xs, 0, 1, where=region, color="0.93", label="measured region")
+    ax.plot(xs, p_data, "k:", lw=2, label="$p_{data}$")
+    ax.plot(xs, p_g, "g-", lw=2, label="$p_g$ (fixed)")
+    ax.plot(xs, d_star, "r-", lw=5, alpha=0.4, label="$D^*_G$ (eq. 2)")
+    ax.plot(xs, d_learned, "b--", lw=2, label="trained $D$")
+    ax.set(xlabel="x", ylabel="density / probability", title="Trained D against Proposition 1", ylim=(0, 1.05))
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    paperclub.savefig(fig, "optimal-discriminator-slide")
+    plt.close(fig)
+
 # %% [markdown]
 # Inside the shaded region the trained $D$ lies on $D^*_G$; note that $D^*_G$ falls again on the far
 # right, where the narrow data density decays faster than $p_g$. Outside the region neither
@@ -271,6 +285,21 @@ fig.tight_layout()
 paperclub.savefig(fig, "saturation-sgd")
 plt.show()
 
+with plt.rc_context(SLIDE):
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.8), gridspec_kw=dict(width_ratios=[1.4, 1, 1]))
+    for kind, colour in (("minimax", "C3"), ("non_saturating", "C0")):
+        tr = sgd_runs[kind][1]
+        axes[0].plot(tr[:, 0], tr[:, 1], "o-", color=colour, lw=2.5, ms=8, label=kind.replace("_", "-"))
+    axes[0].set(xlabel="iteration", ylabel="distance to nearest digit", title="Sample quality")
+    axes[0].legend()
+    for ax, kind in zip(axes[1:], ("minimax", "non_saturating")):
+        ax.imshow(tile(sgd_runs[kind][0].sample(25).cpu().numpy(), 5, 5), cmap="gray", vmin=0, vmax=1,
+                  interpolation="nearest")
+        ax.set(title=kind.replace("_", "-"), xticks=[], yticks=[])
+    fig.tight_layout()
+    paperclub.savefig(fig, "saturation-sgd-slide")
+    plt.close(fig)
+
 # %% [markdown]
 # With the minimax loss, $D$ wins at once: $D(G(z))$ drops to almost zero and stays there, the generator's gradient vanishes with it, and its samples stay the blobs of initialisation.
 # With the non-saturating loss the same generator, same step size, learns digits. This is the
@@ -341,8 +370,9 @@ plt.show()
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 4.2))
 points = [*((n.split(" (")[0], runs[n][1][-1]) for n in settings), *controls.items()]
-for (name, (m, hq)), colour in zip(points, ["C1", "C3", "0.4", "C2"]):
-    ax.scatter(m, hq, s=140, color=colour, label=name, zorder=3)
+STYLE = [("C1", "o", 140), ("C3", "X", 220), ("0.4", "s", 70), ("C2", "^", 140)]   # slow D drawn over untrained G
+for (name, (m, hq)), (colour, marker, size) in zip(points, STYLE):
+    ax.scatter(m, hq, s=size, color=colour, marker=marker, label=name, zorder=3)
 ax.axvspan(6.5, 8.5, ymin=0.5 / 1.1 + 0.05 / 1.1, color="C0", alpha=0.08, label="both claims hold")
 ax.set(xlim=(-0.5, 8.5), ylim=(-0.05, 1.05), xlabel="modes covered (of 8)", ylabel="high-quality share",
        title="Coverage and quality, read together")
@@ -350,6 +380,18 @@ ax.legend(fontsize=9, loc="center left")
 ax.grid(alpha=0.3)
 paperclub.savefig(fig, "ring-quality-coverage")
 plt.show()
+
+with plt.rc_context(SLIDE):
+    fig, ax = plt.subplots(figsize=(10, 5.4))
+    for (name, (m, hq)), (colour, marker, size) in zip(points, STYLE):
+        ax.scatter(m, hq, s=2 * size, color=colour, marker=marker, label=name, zorder=3)
+    ax.set(xlim=(-0.5, 8.5), ylim=(-0.05, 1.05), xlabel="modes covered (of 8)", ylabel="high-quality share",
+           title="Coverage and quality, read together")
+    ax.legend(loc="center left")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    paperclub.savefig(fig, "ring-quality-coverage-slide")
+    plt.close(fig)
 
 # %% [markdown]
 # Only the balanced run reaches the top right corner. The constant generator has perfect quality and

@@ -35,6 +35,7 @@ from minimal_impls import vae
 
 t_start = time.time()
 torch.set_num_threads(1)   # tiny models: a second thread costs more than it saves
+SLIDE = {"font.size": 15, "axes.titlesize": 16, "axes.labelsize": 15, "legend.fontsize": 13}   # deck versions
 
 # %% [markdown]
 # ## Train a VAE with a 2-D latent
@@ -87,6 +88,17 @@ ax.legend()
 ax.grid(alpha=0.3, which="both")
 paperclub.savefig(fig, "gradient-variance")
 plt.show()
+
+with plt.rc_context(SLIDE):                      # the same figure, sized for the deck
+    fig, ax = plt.subplots(figsize=(9, 5.2))
+    ax.loglog(sample_counts, var["score_function"], "s-", color="C3", lw=2.5, ms=9, label="score function (Sec. 2.2)")
+    ax.loglog(sample_counts, var["reparameterised"], "o-", color="C0", lw=2.5, ms=9, label="reparameterised (Sec. 2.3)")
+    ax.set(xlabel="samples per estimate L", ylabel="gradient variance", title="Gradient variance against samples")
+    ax.legend()
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    paperclub.savefig(fig, "gradient-variance-slide")
+    plt.close(fig)
 
 # %% [markdown]
 # Both lines fall as $1/L$, and they stay a constant factor apart (the printed ratios): to match the
@@ -186,6 +198,14 @@ fig.suptitle("The KL term keeps the codes where the prior puts its mass (dashed:
 fig.tight_layout()
 paperclub.savefig(fig, "kl-ablation")
 plt.show()
+
+with plt.rc_context(SLIDE):
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.6))
+    scatter_codes(axes[0], z_test, f"VAE: {in_prior:.0%} in the disc")
+    scatter_codes(axes[1], z_ae, f"KL term off: {in_prior_ae:.0%}")
+    fig.tight_layout()
+    paperclub.savefig(fig, "kl-ablation-slide")
+    plt.close(fig)
 
 # %% [markdown]
 # Without the KL term the codes still cluster by digit (the 5-NN accuracy printed above is no worse than
@@ -301,6 +321,18 @@ ax.legend()
 ax.grid(alpha=0.3)
 paperclub.savefig(fig, "rate-distortion")
 plt.show()
+
+with plt.rc_context(SLIDE):
+    fig, ax = plt.subplots(figsize=(10, 5.6))
+    ax.plot(curve[order, 0], curve[order, 1], "o-", color="C0", lw=2.5, ms=9, label=r"Gaussian $\beta$-VAE")
+    ax.plot([vq_rate], [vq_mse], "*", ms=24, color="C1", label="VQ-VAE")
+    ax.plot([rate_2d], [mse_2d], "D", ms=12, color="C2", label="2-D VAE")
+    ax.set(xlabel="rate (nats / image)", ylabel="test MSE per pixel", title="Rate–distortion")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    paperclub.savefig(fig, "rate-distortion-slide")
+    plt.close(fig)
 
 # %% [markdown]
 # Against the 2-D VAE (green) the VQ-VAE (star) looks much better, but the 2-D VAE spends only a few
