@@ -23,8 +23,9 @@ What this toy keeps
 
 What it drops
 - MNIST, TFD and CIFAR-10 -> a 1-D Gaussian, a 2-D ring of 8 Gaussians and scikit-learn's 8×8 digits.
-- Maxout units and dropout in D, SGD with momentum -> a LeakyReLU MLP for D, a ReLU MLP for G
-  (ELU for the 1-D picture, see Generator), and Adam (beta1 = 0.5).
+- Maxout units and dropout in D -> a LeakyReLU MLP for D, a ReLU MLP for G (ELU for the 1-D picture,
+  see Generator). SGD with momentum is available (optimizer="sgd") and used for the saturation
+  experiment; Adam (beta1 = 0.5) is the default elsewhere.
 - The Parzen-window log-likelihood evaluation (Table 1) and the convergence proof's assumption that
   D is optimised in function space: our D is a small network trained for a few steps.
 """

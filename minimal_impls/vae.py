@@ -8,10 +8,14 @@ Read it top to bottom, in the papers' order:
 
 1. the Gaussian encoder q_phi(z|x) and the reparameterisation trick (AEVB Sec. 2.3-2.4, eqs. 4, 9);
 2. the Bernoulli decoder p_theta(x|z) (AEVB App. C.1, eq. 11);
-3. the ELBO with the closed-form Gaussian KL: the estimator L^B of eq. (7), written out in eq. (10);
+3. the ELBO with the closed-form Gaussian KL (App. B): the estimator L^B of eq. (7), written out in
+   eq. (10); 3b. the score-function estimator of Sec. 2.2 beside the reparameterised one, to measure
+   the variance argument of the paper;
 4. the VQ-VAE: codebook, nearest-neighbour quantisation (VQ-VAE eqs. 1-2), straight-through
-   gradient and the three-term loss (VQ-VAE eq. 3, beta = 0.25);
-5. training (AEVB Algorithm 1: minibatches, one noise sample per datapoint) and the measurements.
+   gradient and the three-term loss (VQ-VAE eq. 3, beta = 0.25); 4b. a small autoregressive prior
+   over the codes, fitted afterwards, so that the VQ-VAE can generate;
+5. training (AEVB Algorithm 1: minibatches, one noise sample per datapoint; a beta weight on the KL
+   term for the rate-distortion sweep and the KL-off ablation) and the measurements.
 
 What this toy keeps
 - An amortised Gaussian encoder with diagonal covariance and a Bernoulli MLP decoder (App. C).
@@ -27,9 +31,9 @@ What it drops
 - Adagrad with a weight-decay prior -> Adam; one tanh hidden layer of 500 units -> two of 256
   (with one layer the 2-D latents of these small images separate the digits less cleanly).
 - The wake-sleep baseline of Fig. 2, and the Monte-Carlo EM comparison and marginal likelihoods of Fig. 3.
-- VQ-VAE: the conv encoder over a spatial grid of latents, the PixelCNN/WaveNet prior fitted
-  afterwards (so no sampling of new images here), and all audio/video experiments. Our encoder is an
-  MLP that emits M "slot" vectors, each quantised against one shared codebook.
+- VQ-VAE: the conv encoder over a spatial grid of latents, the PixelCNN/WaveNet prior (replaced by a
+  one-layer masked softmax regression over M = 4 slots), and all audio/video experiments. Our encoder
+  is an MLP that emits M "slot" vectors, each quantised against one shared codebook.
 """
 from __future__ import annotations
 

@@ -285,7 +285,7 @@ plt.show()
 #
 # A fair comparison of two codes holds the **rate** fixed: how many nats of information about $x$ the
 # code may carry, the KL term of (3). The VQ-VAE's KL to its uniform prior is the constant
-# $M\log K = 4\log 32 \approx 13.9$ nats; the 2-D VAE's is only a few nats. So we trace the Gaussian VAE's
+# $M\log K = 4\log 32$ nats (20 bits); the 2-D VAE's is only a few nats. So we trace the Gaussian VAE's
 # rate–distortion curve with the later $\beta$-VAE knob (weight $\beta$ on the KL term, 8 latent
 # dimensions, the VQ-VAE's hidden width) and put the VQ-VAE on it.
 
