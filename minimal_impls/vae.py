@@ -21,7 +21,7 @@ What this toy keeps
 - An amortised Gaussian encoder with diagonal covariance and a Bernoulli MLP decoder (App. C).
 - The SGVB estimator L^B: closed-form KL plus a one-sample (L = 1) reconstruction term, minibatches.
 - A 2-D latent space, so the code and the learned manifold can be drawn; the manifold is decoded on
-  an inverse-CDF grid exactly as in the paper's Fig. 4.
+  an inverse-CDF grid as in the paper's App. A manifold figure (Fig. 4; number unverified).
 - The VQ-VAE's codebook of K vectors, argmin quantisation, straight-through estimator, codebook and
   commitment losses with the paper's beta = 0.25, and code-usage perplexity.
 
@@ -30,7 +30,7 @@ What it drops
   Bernoulli means directly (not binarised), so the ELBO is not comparable with the paper's numbers.
 - Adagrad with a weight-decay prior -> Adam; one tanh hidden layer of 500 units -> two of 256
   (with one layer the 2-D latents of these small images separate the digits less cleanly).
-- The wake-sleep baseline of Fig. 2, and the Monte-Carlo EM comparison and marginal likelihoods of Fig. 3.
+- The wake-sleep baseline of Fig. 2, and the Monte-Carlo EM comparison and marginal likelihoods.
 - VQ-VAE: the conv encoder over a spatial grid of latents, the PixelCNN/WaveNet prior (replaced by a
   one-layer masked softmax regression over M = 4 slots), and all audio/video experiments. Our encoder
   is an MLP that emits M "slot" vectors, each quantised against one shared codebook.
@@ -516,7 +516,7 @@ def reconstruction_mse(model: VAE | VQVAE, x: torch.Tensor) -> float:
 
 @torch.no_grad()
 def decode_grid(model: VAE, n: int = 15) -> np.ndarray:
-    """The learned manifold of AEVB Fig. 4: decode z on an n×n grid of N(0, I) quantiles.
+    """The learned manifold of AEVB App. A: decode z on an n×n grid of N(0, I) quantiles.
 
     Linearly spaced points of the unit square go through the inverse Gaussian CDF, so the grid
     covers the prior evenly in probability. Returns tiles shaped (n, n, 8, 8): row i, column j holds
