@@ -499,6 +499,9 @@ for name, r in [("2 sensors", lk2), ("4 sensors", lk4)]:
 paperclub.record("lk_height_rel_rms_4_sensors", lk4.metrics["height_rel_rms"])
 paperclub.record("lk_sofia_rel_error_4_sensors", lk4.metrics["sofia_rel_error"])
 paperclub.record("lk_raw_rel_error_4_sensors", lk4.metrics["raw_rel_error"])
+lk4_still = ofo.run(replace(cfg, osc_amplitude=0.0), n_flights=2, n_sensors=4, flow="lucas-kanade", seed=0)
+paperclub.record("lk_no_oscillation_sofia_rel_error_4_sensors", lk4_still.metrics["sofia_rel_error"])
+print(f"the same chain without oscillation: SOFIa {lk4_still.metrics['sofia_rel_error']:.1%}")
 
 # %% [markdown]
 # ## 10. Common mistakes, and what they look like

@@ -266,13 +266,15 @@ def misspecified(flow_factor: float, acc_factor: float) -> float:
 def test_claim_robust_to_misspecified_noise_levels() -> None:
     c = claim(SLUG, "misspecified_worst_sofia_rel_error")
     worst = max(misspecified(sf, sa) for sf in (1.0, 4.0) for sa in (0.25, 0.5, 1.0, 4.0))
-    assert c.holds(worst) and not c.holds(misspecified(0.5, 1.0))
+    assert c.holds(worst) and not c.holds(misspecified(0.25, 1.0))
 
 
 def test_claim_holds_with_flow_measured_by_lucas_kanade_on_rendered_ground() -> None:
     c = claim(SLUG, "lk_sofia_rel_error_4_sensors")
     res = ofo.run(n_flights=2, n_sensors=4, flow="lucas-kanade", seed=0)
-    assert c.holds(res.metrics["sofia_rel_error"]) and not c.holds(res.metrics["raw_rel_error"])
+    still = ofo.run(replace(ofo.FlightConfig(), osc_amplitude=0.0), n_flights=2, n_sensors=4, flow="lucas-kanade", seed=0)
+    assert c.holds(res.metrics["sofia_rel_error"]) and not c.holds(still.metrics["sofia_rel_error"])
+    assert res.metrics["sofia_rel_error"] < res.metrics["raw_rel_error"]
 
 
 def test_claim_dense_lucas_kanade_does_not_diverge(camera: np.ndarray) -> None:
