@@ -343,7 +343,7 @@ with plt.rc_context(SLIDE):
 # ## The second stage: a prior over codes generates new digits
 #
 # Trained with a uniform prior, the VQ-VAE cannot generate yet: uniformly random codes decode to
-# scribbles, because real images use only some combinations of codes. The paper fits an autoregressive
+# mixed-up strokes and blotches, because real images use only some combinations of codes. The paper fits an autoregressive
 # model (PixelCNN) over the codes of the training images afterwards. With only 4 slots per image, a
 # one-layer autoregressive model $p(c_1)\,p(c_2\mid c_1)\,p(c_3\mid c_{1:2})\,p(c_4\mid c_{1:3})$ does, and
 # independent per-slot categoricals are the simplest prior in between.
@@ -379,7 +379,7 @@ for ax, name in zip(axes, ["uniform", "per-slot", "autoregressive"]):
     ax.imshow(tile_grid(tiles), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set(title=f"{name} prior\nNN distance {realism[name]:.3f}", xticks=[], yticks=[])
 fig.suptitle("New digits: codes drawn from three priors, decoded by the same VQ-VAE", fontsize=11)
-fig.tight_layout()
+fig.tight_layout(rect=(0, 0, 1, 0.92))
 paperclub.savefig(fig, "vq-prior-samples")
 plt.show()
 
