@@ -352,20 +352,18 @@ plt.close(fig)
 # ## More negatives, finer distinctions (batch size)
 #
 # Each image is contrasted with the other $N-1$ captions of its batch. To change the number of negatives
-# *without* changing anything else, we cut every batch of 64 into independent blocks of 2 or 8 pairs
-# (`group`): the same images, steps and gradient updates, with 1 or 7 negatives instead of 63.
+# *without* changing anything else, we cut every batch of 64 into independent blocks of 2 pairs
+# (`group=2`): the same images, steps and gradient updates, with 1 negative instead of 63. (Try `group=8`
+# for a point in between; we leave it out to keep the notebook under a minute.)
 
 # %%
-negatives = {63: result}
-for group in (2, 8):
-    negatives[group - 1] = clip.run(n_train=4000, steps=steps, batch_size=batch, seed=0, group=group)
+negatives = {63: result, 1: clip.run(n_train=4000, steps=steps, batch_size=batch, seed=0, group=2)}
 neg_recall, neg_zero_shot = {}, {}
 for n_neg, run_ in sorted(negatives.items()):
     neg_recall[n_neg] = clip.retrieval_recall_at_1(run_.model, gallery_images, all_captions, queries=held_idx)
     neg_zero_shot[n_neg] = clip.zero_shot_accuracy(run_.model, test_held)
     print(f"{n_neg:>2} negatives: held-out recall@1 {neg_recall[n_neg]:.1%}, zero-shot {neg_zero_shot[n_neg]:.1%}")
 paperclub.record("retrieval_recall_at_1_heldout_1neg", neg_recall[1])
-paperclub.record("retrieval_recall_at_1_heldout_7neg", neg_recall[7])
 paperclub.record("zeroshot_heldout_1neg", neg_zero_shot[1])
 
 fig, ax = plt.subplots(figsize=(8, 4.4))
