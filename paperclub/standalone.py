@@ -14,7 +14,8 @@ The rest of the notebook is unchanged, with the outputs of the build's run when 
 same text. It is generated at build time from the same sources as the site, so it never drifts, and
 it needs only public packages: no clone, no paperclub, no network, no Node.
 
-Every function here is pure (paths in, notebook or Markdown out) except :func:`write_notebook`.
+The functions here read sources and return a notebook, bytes or Markdown; only :func:`write_notebook`
+writes a file.
 """
 from __future__ import annotations
 
@@ -255,7 +256,7 @@ def intro_markdown(slug: str, title: str, files: list[str], packages: list[str],
                    seconds: float | None = None) -> str:
     lines = [f"# {title}: self-contained notebook", "",
              f"The paper club's notebook for *{title}*, made to run anywhere: in Colab, JupyterLab or "
-             "VS Code, in an empty folder, offline. It needs no clone of the repository and no `paperclub` "
+             "VS Code, in an empty folder, with no network access. It needs no clone of the repository and no `paperclub` "
              "package: the set-up cells below write what it imports into the folder it runs in:", "",
              "- " + ", ".join(f"`{f}`" for f in files) + ": the reference implementation, exactly as "
              "in the repository when the site was built;",

@@ -327,6 +327,7 @@ def test_make_notebooks_runs_with_npm_hidden(tmp_path):
     for name in ("Makefile", "pyproject.toml", "package.json", "package-lock.json"):
         shutil.copy2(ROOT / name, work / name)
     shutil.copytree(ROOT / "notebooks", work / "notebooks", ignore=shutil.ignore_patterns("*.ipynb", ".*"))
+    shutil.copytree(ROOT / "papers", work / "papers")
     (work / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
     if not (ROOT / ".venv/.installed").exists():
         pytest.skip("the project's .venv is not set up by make")
