@@ -325,7 +325,7 @@ def paper_page(paper: Paper, result: NotebookResult, project: Project, all_paper
     md: list[str] = []
     for part in PAGE_ORDER:
         if part == "@header":
-            md += header(paper, result, all_papers) + standalone.links(slug, project)
+            md += standalone.with_links(header(paper, result, all_papers), slug, project)
         elif part == "@tldr":
             md += ['!!! abstract "TL;DR"', f"    {frag.text(paper.tldr)}", ""]
         elif part == "@claims":
