@@ -20,6 +20,7 @@ writes a file.
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -76,12 +77,22 @@ def public_packages(sources: Iterable[str]) -> list[str]:
     for src in sources:
         names |= _top_level_imports(src)
     names -= set(sys.stdlib_module_names) | {PACKAGE, "paperclub", "__future__"} | KERNEL
-    try:
-        dists = metadata.packages_distributions()
-    except Exception:  # pragma: no cover - broken metadata should not stop a build
-        dists = {}
-    pip = {PIP_NAMES.get(n) or (dists.get(n) or [n])[0] for n in names}
+    pip = {PIP_NAMES.get(n) or _distribution_of(n) for n in names}
     return sorted(pip, key=lambda p: (ORDER.index(p) if p in ORDER else len(ORDER), p.lower()))
+
+
+@functools.lru_cache(maxsize=None)
+def _distribution_of(name: str) -> str:
+    """The distribution that installs import ``name`` (usually the same name; the full scan is slow)."""
+    try:
+        metadata.distribution(name)
+        return name
+    except metadata.PackageNotFoundError:
+        pass
+    try:
+        return (metadata.packages_distributions().get(name) or [name])[0]
+    except Exception:  # pragma: no cover - broken metadata should not stop a build
+        return name
 
 
 def pip_line(packages: list[str]) -> str:
