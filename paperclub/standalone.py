@@ -264,7 +264,7 @@ def _hidden(source: str, cell_id: str):
 
 
 def intro_markdown(slug: str, title: str, files: list[str], packages: list[str], config: Config,
-                   seconds: float | None = None) -> str:
+                   seconds: float | None = None, outputs: bool = False) -> str:
     lines = [f"# {title}: self-contained notebook", "",
              f"The paper club's notebook for *{title}*, made to run anywhere: in Colab, JupyterLab or "
              "VS Code, in an empty folder, with no network access. It needs no clone of the repository and no `paperclub` "
@@ -281,8 +281,8 @@ def intro_markdown(slug: str, title: str, files: list[str], packages: list[str],
         lines += [f"Repository: [{config.slug}]({config.repository}) · sources of this notebook: "
                   f"[`notebooks/{slug}.py`]({config.source_url(f'notebooks/{slug}.py')})", ""]
     run = f" It runs top to bottom in about {seconds:.0f} s on a laptop CPU." if seconds else ""
-    lines += [f"**Run all** (Colab: *Runtime → Run all*).{run} The outputs already shown are from the "
-              "site's own run of this notebook."]
+    lines += [f"**Run all** (Colab: *Runtime → Run all*).{run}"
+              + (" The outputs already shown are from the site's own run of this notebook." if outputs else "")]
     return "\n".join(lines)
 
 
@@ -302,14 +302,16 @@ def make_notebook(slug: str, source: Path, impl_dir: Path, *, executed: Path | N
     config = config or Config()
     text = source.read_text(encoding="utf-8")
     nb = jupytext.reads(text, fmt="py:percent")
+    outputs = False
     if executed is not None and Path(executed).exists():
         done = nbformat.read(executed, as_version=4)
         if _same_text(done, nb):
-            nb = done
+            nb, outputs = done, True
     files = module_files(source, impl_dir)
     packages = public_packages([text, *files.values()])
     title = title or slug
-    cells = [nbformat.v4.new_markdown_cell(intro_markdown(slug, title, list(files), packages, config, seconds),
+    cells = [nbformat.v4.new_markdown_cell(intro_markdown(slug, title, list(files), packages, config, seconds,
+                                                          outputs),
                                            id="pc-about"),
              _hidden(SETUP, "pc-setup")]
     for i, (path, src) in enumerate(files.items()):

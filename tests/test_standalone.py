@@ -200,11 +200,11 @@ def test_executed_outputs_are_kept_only_when_they_belong_to_the_source(tmp_path)
     code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="from the build\n")]
     nbformat.write(done, tmp_path / "notebook.ipynb")
     nb = standalone.make_notebook("quadruped-ik", src, ROOT / "minimal_impls", executed=tmp_path / "notebook.ipynb")
-    assert "from the build" in json.dumps(nb)
+    assert "from the build" in json.dumps(nb) and "site's own run" in nb.cells[0].source
     code.source += "\n# edited since"
     nbformat.write(done, tmp_path / "notebook.ipynb")
     nb = standalone.make_notebook("quadruped-ik", src, ROOT / "minimal_impls", executed=tmp_path / "notebook.ipynb")
-    assert "from the build" not in json.dumps(nb)
+    assert "from the build" not in json.dumps(nb) and "site's own run" not in nb.cells[0].source
 
 
 # --------------------------------------------------------------------------- config and links
