@@ -296,6 +296,7 @@ class PolicyConfig:
 
 
 OBJECTIVES = ("diffusion", "mse", "act")
+MAX_STEPS = 1000   # the most diffusion steps a policy's step embedding covers
 
 
 class Attention(nn.Module):
@@ -361,6 +362,8 @@ class ChunkPolicy(nn.Module):
         self.embed_obs = nn.Sequential(nn.Linear(OBS_DIM, 2 * d), nn.ReLU(), nn.Linear(2 * d, cfg.obs_tokens * d))
         self.encoder = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.enc_layers))
         self.embed_step = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
+        # the sinusoids of every step a schedule may use, computed once (a lookup per call is cheaper)
+        self.register_buffer("step_codes", timestep_embedding(torch.arange(MAX_STEPS), d), persistent=False)
         self.embed_query = nn.Linear(ACT_DIM + OBS_DIM, d)
         self.pos = nn.Parameter(0.02 * torch.randn(cfg.chunk, d))
         self.decoder = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.dec_layers))
@@ -387,7 +390,7 @@ class ChunkPolicy(nn.Module):
             z = torch.zeros(obs.shape[0], self.cfg.latent, device=obs.device) if z is None else z
             step = self.embed_z(z)                                                    # (B, d)
         else:
-            step = self.embed_step(timestep_embedding(k, self.cfg.dim))              # (B, d)
+            step = self.embed_step(self.step_codes[k])                                # (B, d)
         # every query sees its noisy action, the raw observation, its place in the chunk and the step
         per_step = torch.cat([noisy, obs[:, None].expand(-1, noisy.shape[1], -1)], -1)
         x = self.embed_query(per_step) + self.pos + step[:, None]
@@ -406,7 +409,7 @@ class NoiseSchedule:
     (2021), Diffusion Policy's default: with only K = 50 steps it still spreads the noise levels well."""
 
     def __init__(self, steps: int = 50, dev: torch.device | None = None) -> None:
-        check_positive("steps", steps, integer=True)
+        check_number("steps", steps, low=1, high=MAX_STEPS, integer=True)
         s = 0.008
         f = lambda t: torch.cos((t / steps + s) / (1 + s) * math.pi / 2) ** 2   # noqa: E731
         t = torch.arange(steps + 1, dtype=torch.float64)

@@ -435,7 +435,7 @@ class BetaVariance(au.NoiseSchedule):
 
 r_beta = au.rollout(dataclasses.replace(diff, sched=BetaVariance(sched.steps)), EPISODES)
 ratio = sched.betas[1] / sched.posterior_variance(1)
-paperclub.record("beta_variance_success", r_beta.success_rate)
+paperclub.record("beta_variance_success_loss", r_diff.success_rate - r_beta.success_rate)
 paperclub.record("beta_over_beta_tilde_k2", ratio)
 print(f"at k = 2, beta / beta~ = {ratio:.1f}; success with beta: {r_beta.success_rate:.0%} "
       f"(beta~: {r_diff.success_rate:.0%}), drops {r_beta.drop_rate:.0%}")

@@ -370,7 +370,7 @@ def test_chunk_length_below_one_is_rejected(demos: au.Demos) -> None:
     (lambda: au.sample_chunks(au.ChunkPolicy(), au.NoiseSchedule(50), torch.zeros(2, 12), arms="left"),
      "arms: expected one of 'joint', 'factorised'"),
     (lambda: au.PolicyConfig(dim=30, heads=4), "heads: expected a divisor of dim=30"),
-    (lambda: au.NoiseSchedule(0), "steps: expected a positive integer, got 0"),
+    (lambda: au.NoiseSchedule(0), r"steps: expected an integer in \[1, 1000\], got 0"),
     (lambda: au.make_demos(0), "n_demos: expected a positive integer, got 0"),
     (lambda: au.CarryEnv(0), "n: expected a positive integer, got 0"),
     (lambda: au.TaskConfig(max_speed=-0.1), "max_speed: expected a positive number"),
