@@ -298,7 +298,7 @@ def test_claim_some_heads_attend_locally(full_run: vit.RunResult, untrained: vit
 def test_claims_of_the_data_scaling_curve() -> None:
     """The notebook's curve (same budget for every run): the CNN leads with little data, and its lead
     shrinks more than its lead over logistic regression does."""
-    acc = vit.data_scaling(steps=600, batch_size=32)
+    acc = vit.data_scaling(steps=450, batch_size=32)
     mean = {key: float(np.mean(v)) for key, v in acc.items()}
     lead = {f: mean["cnn", f] - mean["vit", f] for f in (0.1, 1.0)}
     lead_logreg = {f: mean["cnn", f] - mean["logreg", f] for f in (0.1, 1.0)}
