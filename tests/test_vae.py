@@ -211,7 +211,7 @@ def test_claim_grad_variance_ratio(small_vae: vae.TrainResult) -> None:
         assert not c.holds(again / rep)
 
 
-def test_small_run_latent_separates_digits_better_than_pca(small_vae: vae.TrainResult) -> None:
+def test_small_run_latent_separates_digits_better_than_untrained(small_vae: vae.TrainResult) -> None:
     """40 epochs (the notebook runs 100): trained 2-D codes cluster by digit, far better than untrained ones."""
     torch.manual_seed(0)
     untrained = vae.VAE(latent_dim=2).to(small_vae.data.x_train.device)
