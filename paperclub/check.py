@@ -173,8 +173,14 @@ def check_paper(project: Project, paper: Paper) -> tuple[list[str], list[str]]:
 
 
 def check_project(project: Project) -> Report:
+    from paperclub import config
+
     papers, problems = check_papers(project.papers)
     report = Report(papers=papers, problems=list(problems))
+    try:
+        config.load(project.root)
+    except PaperclubError as err:
+        report.problems.append(str(err))
     for p in papers:
         pr, wa = check_paper(project, p)
         report.problems += pr

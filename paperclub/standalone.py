@@ -358,9 +358,10 @@ def page_notebook(project, paper, result) -> bytes:
 # --------------------------------------------------------------------------- the page's links
 
 def site_path(slug: str) -> str:
-    """Where the self-contained notebook lives in the built site and on the published branch
-    (the same path as ``paperclub.layout.SiteMap.ipynb``)."""
-    return f"papers/{slug}/{slug}.ipynb"
+    """Where the self-contained notebook lives in the built site and on the published branch."""
+    from paperclub.layout import SiteMap
+
+    return SiteMap.ipynb(slug)
 
 
 def page_links(slug: str, config: Config) -> str:
