@@ -373,7 +373,8 @@ paperclub.savefig(fig, "data-scaling-slide")
 plt.close(fig)
 
 # %% [markdown]
-# With 135 training images the CNN is clearly ahead; with all 1,347 the gap is much smaller. The
+# With 135 training images the CNN is clearly ahead; with all 1,347 the gap is much smaller (the points
+# in between are noisy: two seeds each, 450 test images, so read the trend, not each step). The
 # CNN's lead over logistic regression, which sits at similar accuracies, shrinks much less: in accuracy
 # points the ViT gains more from extra data than a model that cannot learn a prior, which is the direction
 # of the paper's argument.
