@@ -130,7 +130,7 @@ fig, axes = plt.subplots(1, 3, figsize=(10.5, 4))
 for ax, (r, name) in zip(axes, runs):
     draw_rollouts(ax, r, f"{name}: {r.success_rate:.0%} succeed")
 fig.suptitle("Bar paths in closed loop (green: success, black: collision, magenta: drop)", fontsize=15)
-plt.tight_layout()
+plt.tight_layout(rect=(0, 0, 1, 0.94))
 paperclub.savefig(fig, "rollouts")
 plt.show()
 
@@ -154,8 +154,9 @@ for r, name in runs:
 # Left: 40 chunks the diffusion policy draws at one such moment, and the single chunk each regressor
 # proposes. Right: over all 200 fork moments, how far sideways each chunk takes the bar in its 8 steps.
 # The demonstrators go clearly left or clearly right; the diffusion samples do too (with a few undecided
-# ones: its collisions); the MSE regressor splits the difference; ACT with $z = 0$ is deterministic too:
-# wherever its L1 fit leans to one side it commits, elsewhere it goes straight.
+# ones: its collisions); the MSE regressor splits the difference. ACT with $z = 0$ goes straight at the fork
+# as well; its successes come a chunk later, when a small drift has tipped its L1 fit to one side, which is
+# why they mostly take the same side.
 
 # %%
 mid = lambda a: a.reshape(*a.shape[:-1], 2, 2).mean(-2)      # bar centre from the two hand targets
@@ -176,7 +177,7 @@ for c in diff.act(fork_obs[:1].repeat(40, 1), generator=g):
 ax.plot(*mid(mse.act(fork_obs[:1])[0]).T, color="k", lw=2.5, label="MSE (the mean)")
 ax.plot(*mid(act.act(fork_obs[:1])[0]).T, color="tab:purple", lw=2, ls="--", label="ACT (z = 0)")
 ax.plot([], [], color="tab:green", label="diffusion samples")
-ax.legend(loc="lower right", fontsize=9)
+ax.legend(loc="upper left", fontsize=8)
 ax.set_ylim(0.2, 1.4)
 bins = np.linspace(-0.8, 0.8, 33)
 ax = axes[1]
@@ -349,10 +350,12 @@ for e, colour in zip(budgets, ("tab:red", "tab:orange", "tab:blue", "tab:green")
     axes[1].semilogx([au.realtime_steps(h, e) for h in chunks], [grid[h, e] for h in chunks], "o", color=colour)
 axes[0].set(xlabel="chunk length H", ylabel="success rate", ylim=(0, 1), xscale="log")
 axes[0].set_xticks(chunks, chunks)
+axes[0].minorticks_off()
 axes[0].set_title("success against chunk length")
 axes[0].legend(fontsize=8)
 axes[1].set(xlabel="denoising steps per prediction (H x e, at most 50)", ylabel="success rate", ylim=(0, 1))
-axes[1].set_xticks([1, 2, 4, 8, 16, 32], [1, 2, 4, 8, 16, 32])
+axes[1].set_xticks([1, 2, 4, 8, 16, 32, 50], [1, 2, 4, 8, 16, 32, 50])
+axes[1].minorticks_off()
 axes[1].set_title("the same points against denoising steps")
 plt.tight_layout()
 paperclub.savefig(fig, "chunk-length")
@@ -363,6 +366,7 @@ for e, colour in zip(budgets, ("tab:red", "tab:orange", "tab:blue", "tab:green")
     ax.plot(chunks, [grid[h, e] for h in chunks], "o-", lw=2.5, color=colour, label=f"{e} eval./step")
 ax.set_xscale("log")
 ax.set_xticks(chunks, chunks)
+ax.minorticks_off()
 ax.set_xlabel("chunk length H", fontsize=14)
 ax.set_ylabel("success rate", fontsize=14)
 ax.set_ylim(0, 1)
