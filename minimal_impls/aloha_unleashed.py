@@ -36,10 +36,12 @@ What this toy keeps:
     demonstrations, the chunk length and the number of denoising steps
 
 What it drops:
-  * images: the paper encodes four 480x640 camera views with ResNet50s; here the observation is a
+  * images: the paper encodes camera views with a CNN backbone (four cameras per secondary sources;
+    backbone depth and resolution not found in any source we could read); here the observation is a
     12-number state (hands, handles and obstacle as seen from the hands, which hands are closed)
-  * scale: 36 k parameters instead of ~217 M; 200 scripted demonstrations instead of 26,000
-    teleoperated ones; 1,500 gradient steps on a CPU instead of a long run on accelerators
+  * scale: 36 k parameters instead of a large Transformer (size not found); 200 scripted
+    demonstrations instead of over 26,000 teleoperated ones (a secondary-source count, unverified);
+    about a thousand gradient steps on a CPU instead of a long run on accelerators
   * depth: one Transformer block, whose single softmax does a decoder layer's self- and
     cross-attention; each query also sees the raw observation (a shortcut a one-block net needs)
   * 14-D joint-space actions, grippers and contact-rich, deformable objects (here: 4-D hand targets,
@@ -130,7 +132,7 @@ class CarryEnv:
 
     def obs(self) -> torch.Tensor:
         """(B, 12): where the hands are (proprioception), where the handles and the obstacle are as
-        seen from them (what the paper's cameras and ResNets must extract), which hands are closed."""
+        seen from them (what the paper's cameras and CNN backbone must extract), which hands are closed."""
         return torch.cat([self.hands.reshape(self.n, 4), (self.handles() - self.hands).reshape(self.n, 4),
                           self.obstacle - self.centre, self.closed.float()], -1)
 
@@ -343,8 +345,8 @@ def timestep_embedding(k: torch.Tensor, dim: int) -> torch.Tensor:
 class ChunkPolicy(nn.Module):
     """eps_theta(O, A^k, k): predicts the noise in a noisy action chunk A^k given the observation O.
 
-    Encoder: an MLP turns the observation into ``obs_tokens`` tokens (the paper: ResNet feature tokens
-    of four cameras and a proprioception token, mixed by a Transformer encoder).
+    Encoder: an MLP turns the observation into ``obs_tokens`` tokens (the paper: CNN feature tokens
+    of the cameras and a proprioception token, mixed by a Transformer encoder).
     Decoder: H query tokens, one per future step, each embedding that step's noisy action (both arms)
     together with the raw observation, plus a learned position and the diffusion-step embedding. They
     attend to each other -- so all steps and both arms are denoised jointly -- and to the observation

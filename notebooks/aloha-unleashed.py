@@ -16,7 +16,7 @@
 # ALOHA Unleashed (Zhao et al., CoRL 2024) teaches a two-armed ALOHA 2 robot five real tasks (hanging a
 # shirt, tying a shoelace, replacing a robot's finger, inserting gears, stacking a random kitchen) from
 # teleoperated demonstrations only. Its recipe is short: collect *many* demonstrations (over 26,000 on the
-# real tasks), and fit them with a Transformer that **denoises a chunk of future actions for both arms**
+# real tasks, by secondary sources' count; unverified), and fit them with a Transformer that **denoises a chunk of future actions for both arms**
 # (a diffusion policy) instead of regressing them, as its predecessor ACT did with an L1 loss.
 #
 # We cannot reproduce cloth, laces or cameras on a CPU in a minute. Our stand-in is a 2-D task simulated
@@ -419,8 +419,8 @@ paperclub.record("demos10_success", demo_success[1])
 # Two demonstrations (here one passes left, one right) leave most obstacle positions and start poses
 # unseen. The curve flattens quickly, though: the task varies in a few numbers only, so ten
 # demonstrations nearly cover it. The paper reports the same early saturation on its *easy* shirt
-# variant and continued gains on the *messy* one; its 26,000 demonstrations are for variation our
-# task does not have.
+# variant and continued gains on the *messy* one (secondary sources; unverified); its tens of thousands
+# of demonstrations are for variation our task does not have.
 #
 # ## A classic bug: $\beta_k$ instead of $\tilde\beta_k$
 #
