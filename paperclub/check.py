@@ -148,6 +148,15 @@ def check_paper(project: Project, paper: Paper) -> tuple[list[str], list[str]]:
                     if stem not in saved:
                         problems.append(f"{dname}: slide {n}: figure 'figures/{fname}' is never saved by "
                                         f"{project.rel(nb_path)} (saved: {', '.join(sorted(saved)) or 'none'})")
+    if paper.handout:
+        tags = set(re.findall(r"\\tag\{([^}]*)\}", paper.body))
+        for i, t in enumerate(paper.handout.equations):
+            if t not in tags:
+                problems.append(f"{pname}: field 'handout.equations[{i}]': no equation \\tag{{{t}}} in the notes "
+                                f"(tags: {', '.join(sorted(tags)) or 'none'})")
+        if paper.handout.figure and not saved_dynamic and paper.handout.figure not in saved:
+            problems.append(f"{pname}: field 'handout.figure': {paper.handout.figure!r} is never saved by "
+                            f"{project.rel(nb_path)}")
     for i, item in enumerate(mistakes(paper), start=1):
         refs = MISTAKE_TEST.findall(item)
         if not refs:

@@ -302,3 +302,13 @@ def test_hostile_front_matter_never_reaches_any_output_as_markup(project_factory
             assert "<svg onload" not in raw and "x<script>" not in raw, f
     home = (root / "site/index.html").read_text()
     assert "n&lt;k and k&gt;2" in home   # careless text keeps its words
+
+
+def test_handout_names_equations_and_a_figure_that_exist(project_factory):
+    root = project_factory(["hand"])
+    p = root / "papers/hand.md"
+    p.write_text(p.read_text().replace("status: draft", "status: draft\nhandout: {equations: ['1', '9'], figure: nope}"))
+    text = "\n".join(check_project(Project(root)).problems)
+    assert "papers/hand.md: field 'handout.equations[1]': no equation \\tag{9} in the notes (tags: 1)" in text
+    assert "papers/hand.md: field 'handout.figure': 'nope' is never saved by notebooks/hand.py" in text
+    assert "equations[0]" not in text
