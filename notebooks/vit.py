@@ -380,7 +380,7 @@ plt.close(fig)
 # of the paper's argument.
 # Two honest limits. The toy never reaches the crossover of the paper's Figs. 3–4, which needs
 # pre-training on 14 M–300 M images. And measured as a *ratio of error rates* the ViT does not catch up:
-# it makes a multiple of the CNN's errors at every size, and the multiple does not fall (printed below),
+# it makes a multiple of the CNN's errors at every size, and the multiple changes little (printed below),
 # so "the lead shrinks" is a statement about accuracy points, not about the ViT becoming relatively better.
 
 # %%
