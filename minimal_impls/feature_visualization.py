@@ -700,6 +700,16 @@ def max_output_difference(a: DigitsCNN, b: DigitsCNN, x: torch.Tensor, batch: in
 # 5. Geirhos et al.: the sanity check, layer by layer
 # ---------------------------------------------------------------------------------------------
 
+def _centred_ranks(m: torch.Tensor) -> torch.Tensor:
+    """Each row's ranks (ties get their average rank, as in scipy.stats.spearmanr), centred and
+    scaled to unit norm, so that a matrix product of two such matrices is a Spearman correlation."""
+    m = m.double().contiguous()
+    s = m.sort(1).values
+    r = (torch.searchsorted(s, m, side="left") + torch.searchsorted(s, m, side="right") - 1) / 2.0
+    r = r - r.mean(1, keepdim=True)
+    return r / r.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
 def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Spearman rank correlation between every row of a (N, d) and every row of b (M, d): (N, M).
 
@@ -708,14 +718,7 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """
     if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(f"b: expected two (N, d) matrices with the same d, got {tuple(a.shape)} and {tuple(b.shape)}")
-
-    def ranks(m: torch.Tensor) -> torch.Tensor:
-        m = m.double().contiguous()
-        s = m.sort(1).values
-        r = (torch.searchsorted(s, m, side="left") + torch.searchsorted(s, m, side="right") - 1) / 2.0
-        r = r - r.mean(1, keepdim=True)
-        return r / r.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    return (ranks(a) @ ranks(b).T).float()
+    return (_centred_ranks(a) @ _centred_ranks(b).T).float()
 
 
 @dataclass
@@ -743,27 +746,37 @@ def layer_features(model: DigitsCNN, layer: str, x: torch.Tensor, batch: int = 5
 
 def sanity_check(model: DigitsCNN, fv_images: torch.Tensor, fv_classes: torch.Tensor,
                  x_natural: torch.Tensor, y_natural: torch.Tensor) -> SanityCheck:
-    """Mean Spearman similarity of each layer's (flattened) activations, Geirhos et al. the sanity check.
+    """Mean Spearman similarity of each layer's (flattened) activations, as in Geirhos et al.'s
+    sanity check. If a class unit's visualization "shows what the unit responds to", the network
+    should process it like the natural images of that class along the whole way, not only at the
+    logits. Any images can stand in for ``fv_images``: held-out natural digits make the control."""
+    return sanity_checks(model, [(fv_images, fv_classes)], x_natural, y_natural)[0]
 
-    If a class unit's visualization "shows what the unit responds to", the network should process it
-    like the natural images of that class along the whole way, not only at the logits.
-    """
-    check_shape("fv_images", fv_images, (None, 1, SIZE, SIZE))
-    check_shape("fv_classes", fv_classes, (len(fv_images),))
+
+def sanity_checks(model: DigitsCNN, queries: list[tuple[torch.Tensor, torch.Tensor]],
+                  x_natural: torch.Tensor, y_natural: torch.Tensor) -> list[SanityCheck]:
+    """``sanity_check`` for several sets of query images against the same natural images, ranking
+    the natural images' activations once per layer."""
+    for i, (images, classes) in enumerate(queries):
+        check_shape(f"queries[{i}] images", images, (None, 1, SIZE, SIZE))
+        check_shape(f"queries[{i}] classes", classes, (len(images),))
     check_shape("x_natural", x_natural, (None, 1, SIZE, SIZE))
     check_shape("y_natural", y_natural, (len(x_natural),))
-    same_fv = fv_classes.view(-1, 1) == y_natural.view(1, -1)
     same_nat = y_natural.view(-1, 1) == y_natural.view(1, -1)
     distinct = ~torch.eye(len(y_natural), dtype=torch.bool)
-    out = SanityCheck(LAYERS, [], [], [], [])
+    outs = [SanityCheck(LAYERS, [], [], [], []) for _ in queries]
     for layer in LAYERS:
-        fv, nat = layer_features(model, layer, fv_images), layer_features(model, layer, x_natural)
-        s_fv, s_nat = spearman(fv, nat), spearman(nat, nat)
-        out.fv_same.append(s_fv[same_fv].mean().item())
-        out.fv_other.append(s_fv[~same_fv].mean().item())
-        out.natural_same.append(s_nat[same_nat & distinct].mean().item())
-        out.natural_other.append(s_nat[~same_nat].mean().item())
-    return out
+        r_nat = _centred_ranks(layer_features(model, layer, x_natural))
+        s_nat = (r_nat @ r_nat.T).float()
+        nat_same, nat_other = s_nat[same_nat & distinct].mean().item(), s_nat[~same_nat].mean().item()
+        for out, (images, classes) in zip(outs, queries):
+            s_fv = (_centred_ranks(layer_features(model, layer, images)) @ r_nat.T).float()
+            same_fv = classes.view(-1, 1) == y_natural.view(1, -1)
+            out.fv_same.append(s_fv[same_fv].mean().item())
+            out.fv_other.append(s_fv[~same_fv].mean().item())
+            out.natural_same.append(nat_same)
+            out.natural_other.append(nat_other)
+    return outs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -846,8 +859,8 @@ def run(epochs: int = 10, steps: int = 256, unit: int = 3, seeds: int = 2, seed:
         model, SilentUnitCNN(model, unit, picture, tr.x_train, strength=strengths[-1], bias_at="mean"), tr.x_test)
 
     # the sanity check: the sanity check on the class visualizations, and on held-out natural digits as control.
-    sc = sanity_check(model, fv.images, classes, tr.x_test, tr.y_test)
-    nat = sanity_check(model, tr.x_train[:100], tr.y_train[:100], tr.x_test, tr.y_test)
+    sc, nat = sanity_checks(model, [(fv.images, classes), (tr.x_train[:100], tr.y_train[:100])],
+                            tr.x_test, tr.y_test)
     m["sanity_naturalness_conv"] = float(np.mean(sc.naturalness[:3]))
     m["sanity_naturalness_conv_natural"] = float(np.mean(nat.naturalness[:3]))
     m["sanity_naturalness_logits"] = float(sc.naturalness[-1])

@@ -99,7 +99,7 @@ paperclub.record("detector_false_alarm_max", max(fires.values()))
 
 # %%
 picture = fv.planted_picture()                      # scikit-image's horse, 32×32
-LAYER, UNIT, SEEDS, STEPS = "logits", 3, 2, 256
+LAYER, UNIT, SEEDS, STEPS = "logits", 3, 2, 192
 scale = fv.natural_max(model, LAYER, x_all)[[UNIT] * SEEDS]
 nets = {"original": model,
         "circuit, trained E": fv.FoolingCircuitCNN(model, LAYER, UNIT, picture, tr.x_train, detector=detector),
@@ -229,8 +229,9 @@ plt.show()
 live_fc1 = (fv.natural_activations(model, "fc1", x_all).max(0).values > 0).nonzero()[:4, 0].tolist()
 hidden = [("conv3", u) for u in range(3)] + [("fc1", u) for u in live_fc1[:3]]
 fig, axes = plt.subplots(4, len(hidden), figsize=(8, 4))
+top_by_layer = {layer: fv.natural_max(model, layer, x_all) for layer in ("conv3", "fc1")}
 for col, (layer, u) in enumerate(hidden):
-    s = fv.natural_max(model, layer, x_all)[[u]]
+    s = top_by_layer[layer][[u]]
     v = fv.visualize(model, layer, [u], steps=STEPS // 2, scale=s)
     top = fv.dataset_exemplars(model, layer, u, tr.x_test, k=3)
     show_row(axes[:, col], torch.cat([v.images, tr.x_test[top]]), [f"{layer}:{u}", "", "", ""])
@@ -428,7 +429,9 @@ paperclub.show_animation(frames, "optimisation", fps=8);
 # yardstick.
 
 # %%
-sc = fv.sanity_check(model, fv_classes.images, classes, tr.x_test, tr.y_test)
+# the control: held-out natural digits (training split) in place of the visualizations
+sc, sc_nat = fv.sanity_checks(model, [(fv_classes.images, classes), (tr.x_train[:100], tr.y_train[:100])],
+                              tr.x_test, tr.y_test)
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3.6))
 x = range(len(sc.layers))
 ax0.plot(x, sc.natural_same, "o-", color="tab:blue", label="natural vs natural, same class")
@@ -446,8 +449,6 @@ paperclub.savefig(fig, "sanity-check")
 plt.show()
 
 early = float(np.mean(sc.naturalness[:3]))
-# the control: held-out natural digits (training split) in place of the visualizations
-sc_nat = fv.sanity_check(model, tr.x_train[:100], tr.y_train[:100], tr.x_test, tr.y_test)
 print("visualization / natural same-class similarity per layer:",
       ", ".join(f"{l} {n:.2f}" for l, n in zip(sc.layers, sc.naturalness)))
 print("the same ratio for 100 held-out natural digits:",
