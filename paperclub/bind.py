@@ -18,6 +18,9 @@ from paperclub.papers import check_format_spec, format_value
 # {{ name }} or {{ name:fmt }}; {{ claims }} is the deck's claims table, not a metric
 REF = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::\s*([^{}]*?))?\s*\}\}")
 RESERVED = {"claims"}
+# {{! 75 % }}: a number that is not ours to bind (the paper's own, or a setting); shown as written,
+# and the literal-number lint leaves it alone
+LITERAL = re.compile(r"\{\{!\s*(.*?)\s*\}\}")
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def render_refs(text: str, metrics: dict[str, Any], where: str) -> str:
             line = text.count("\n", 0, m.start()) + 1
             raise PaperclubError(f"{where}:{line}: {{{{ {name} }}}} was not recorded by the notebook's last run")
         return format_value(metrics[name], fmt or ".3g")
-    return REF.sub(sub, text)
+    return LITERAL.sub(lambda m: m.group(1), REF.sub(sub, text))
 
 
 # --------------------------------------------------------------------------- what a notebook records

@@ -65,3 +65,15 @@ def test_pipes_in_claim_fields_keep_the_table_whole():
                 "control_label": "x | y"}])
     html = markdown.markdown(claims_table(p, p.verdicts({"acc": 1.0, "c": 0.1})), extensions=["tables"])
     assert html.count("<td") == 5 and "x | y" in html
+
+
+def test_references_literals_and_the_lint():
+    from paperclub.bind import literal_numbers, render_refs
+
+    metrics = {"acc": 0.9602, "ppl": 29.35, "speedup": 120.4, "modes": 8}
+    text = ("We reach 96.0 % (typed), {{ acc:.1% }} (bound); perplexity 29.35; 120× faster.\n"
+            "The paper reports {{! 96.0 % }} on its own data; $k = 29.35$ is a setting; 8 modes; `0.96`.")
+    found = [(line, lit, name) for line, lit, name in literal_numbers(text, metrics)]
+    assert found == [(1, "96.0 %", "acc"), (1, "29.35", "ppl"), (1, "120×", "speedup")]
+    out = render_refs(text, metrics, "papers/x.md")
+    assert "96.0% (bound)" in out and "The paper reports 96.0 % on" in out and "{{" not in out
