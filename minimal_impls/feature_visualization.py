@@ -816,8 +816,8 @@ def run(epochs: int = 10, steps: int = 256, unit: int = 3, seeds: int = 2, seed:
                    snapshot_every=steps)
     ratio = fv.activation / logit_max[classes]
     m["fv_activation_ratio_min"] = float(ratio.min())
-    m["fv_start_ratio_max"] = float((unit_activation(model.activations(fv.frames[0].to(
-        next(model.parameters()).device)), "logits", classes).cpu() / logit_max[classes]).max())
+    start = natural_activations(model, "logits", fv.frames[0])[torch.arange(len(classes)), classes]
+    m["fv_start_ratio_max"] = float((start / logit_max[classes]).max())
 
     # Fig. 3 with the paper's trained detector, and with the toy's exact-subspace detector.
     pool = visualization_pool(model, tr.x_train, seed=seed + 100, pictures=pool_pictures)
