@@ -37,7 +37,7 @@ from minimal_impls import freeform_pixels as fp
 from minimal_impls.common import device
 
 torch.set_num_threads(1)   # tiny models: one thread is fastest and leaves the other core free
-count_data = fp.make_data("count", n_train=2000, n_test=1000, seed=0)
+count_data = fp.make_data("count", n_train=1600, n_test=1000, seed=0)
 print("room frames:", tuple(count_data.x_train.shape), "test:", tuple(count_data.x_test.shape))
 
 # %% [markdown]
@@ -421,7 +421,7 @@ paperclub.record("speed_mae_ratio", sp_conv.score / sp_free.score)
 #
 # The paper argues that a minimalist camera tends to preserve privacy because its few readings are not
 # enough to recover visual detail. We test it with a strong attacker: an MLP decoder trained on
-# 2000 scenes paired with the camera's readings, scored on unseen scenes. We compare the four freeform
+# 1600 scenes paired with the camera's readings, scored on unseen scenes. We compare the four freeform
 # readings with a conventional low-resolution camera that counts about as well (8×8 = 64 boxes).
 # The error that matters is on the pixels where people are.
 

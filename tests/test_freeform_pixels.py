@@ -303,7 +303,7 @@ def test_mistake_no_minimum_feature_size() -> None:
 
 @pytest.fixture(scope="module")
 def notebook_room() -> fp.Data:
-    return fp.make_data("count", n_train=2000, n_test=1000, seed=0)
+    return fp.make_data("count", n_train=1600, n_test=1000, seed=0)
 
 
 @pytest.mark.slow
