@@ -174,14 +174,16 @@ def test_correlation_and_spearman_match_their_definitions() -> None:
 # --- the manipulations (Geirhos et al. Fig. 3 and silent units) ----------------------------
 
 def test_detector_is_zero_on_natural_images_and_one_on_visualizations(
-        model: fv.DigitsCNN, x_natural: torch.Tensor, picture: torch.Tensor, trained: fv.TrainResult, detector: fv.Detector, fv_images: torch.Tensor) -> None:
+        model: fv.DigitsCNN, x_natural: torch.Tensor, picture: torch.Tensor, trained: fv.TrainResult,
+        detector: fv.Detector, fv_images: torch.Tensor) -> None:
     net = fv.FoolingCircuitCNN(model, "logits", 3, picture, x_natural)
     assert (net.detector(x_natural) == 0).all()
     assert (net.detector(fv_images) == 1).all()
 
 
 def test_circuit_routes_natural_images_to_f_and_visualizations_to_d(
-        model: fv.DigitsCNN, x_natural: torch.Tensor, picture: torch.Tensor, trained: fv.TrainResult, detector: fv.Detector, fv_images: torch.Tensor) -> None:
+        model: fv.DigitsCNN, x_natural: torch.Tensor, picture: torch.Tensor, trained: fv.TrainResult,
+        detector: fv.Detector, fv_images: torch.Tensor) -> None:
     net = fv.FoolingCircuitCNN(model, "fc1", 5, picture, x_natural)
     with torch.no_grad():
         assert torch.equal(net.activations(x_natural)["fc1"], model.activations(x_natural)["fc1"])
@@ -202,7 +204,8 @@ def test_natural_variants_are_natural_digits_off_the_subspace(digits8) -> None:
 
 
 def test_trained_detector_is_quiet_on_heldout_natural_variants_and_fires_on_visualizations(
-        trained: fv.TrainResult, detector: fv.Detector, fv_images: torch.Tensor, digits8) -> None:
+        trained: fv.TrainResult,
+        detector: fv.Detector, fv_images: torch.Tensor, digits8) -> None:
     """Held-out test digits, with variants the detector never saw (bicubic) or saw only on other digits."""
     det = detector
     with torch.no_grad():
@@ -213,7 +216,8 @@ def test_trained_detector_is_quiet_on_heldout_natural_variants_and_fires_on_visu
 
 
 def test_silent_unit_is_exactly_zero_on_the_digits_that_set_its_bias(
-        model: fv.DigitsCNN, trained: fv.TrainResult, detector: fv.Detector, fv_images: torch.Tensor, picture: torch.Tensor) -> None:
+        model: fv.DigitsCNN, trained: fv.TrainResult,
+        detector: fv.Detector, fv_images: torch.Tensor, picture: torch.Tensor) -> None:
     x_train = trained.x_train
     net = fv.SilentUnitCNN(model, 3, picture, x_train, strength=3.0)
     with torch.no_grad():
@@ -281,7 +285,8 @@ def _variant_drop(model: fv.DigitsCNN, net: fv.DigitsCNN, digits8) -> float:
 
 
 def test_mistake_detector_checked_only_on_exact_upsamples(
-        model: fv.DigitsCNN, trained: fv.TrainResult, detector: fv.Detector, fv_images: torch.Tensor, picture: torch.Tensor, digits8) -> None:
+        model: fv.DigitsCNN, trained: fv.TrainResult,
+        detector: fv.Detector, fv_images: torch.Tensor, picture: torch.Tensor, digits8) -> None:
     x_train, x_test = trained.x_train, trained.x_test
     exact = fv.FoolingCircuitCNN(model, "logits", 3, picture, x_train)
     trained = fv.FoolingCircuitCNN(model, "logits", 3, picture, x_train, detector=detector)
@@ -291,7 +296,8 @@ def test_mistake_detector_checked_only_on_exact_upsamples(
     assert c.holds(_variant_drop(model, trained, digits8))
 
 
-def test_mistake_silent_bias_below_natural_max(model: fv.DigitsCNN, trained: fv.TrainResult, detector: fv.Detector, fv_images: torch.Tensor,
+def test_mistake_silent_bias_below_natural_max(model: fv.DigitsCNN, trained: fv.TrainResult,
+        detector: fv.Detector, fv_images: torch.Tensor,
                                                picture: torch.Tensor) -> None:
     c = claim(SLUG, "silent_max_output_diff_test")
     x_train, x_test = trained.x_train, trained.x_test
@@ -301,7 +307,8 @@ def test_mistake_silent_bias_below_natural_max(model: fv.DigitsCNN, trained: fv.
     assert not c.holds(fv.max_output_difference(model, wrong, x_test))
 
 
-def test_mistake_small_k(model: fv.DigitsCNN, trained: fv.TrainResult, detector: fv.Detector, fv_images: torch.Tensor, picture: torch.Tensor) -> None:
+def test_mistake_small_k(model: fv.DigitsCNN, trained: fv.TrainResult,
+        detector: fv.Detector, fv_images: torch.Tensor, picture: torch.Tensor) -> None:
     class SmallK(fv.FoolingCircuitCNN):
         k_factor = 0.2                           # k below the values D takes on natural digits
 
@@ -349,13 +356,15 @@ def _plant_shows_cleanly(model: fv.DigitsCNN, trained: fv.TrainResult, detector:
 
 
 @pytest.mark.slow
-def test_a_new_picture_shows_up_without_the_original_strokes(model: fv.DigitsCNN, trained: fv.TrainResult, detector: fv.Detector, fv_images: torch.Tensor) -> None:
+def test_a_new_picture_shows_up_without_the_original_strokes(model: fv.DigitsCNN, trained: fv.TrainResult,
+        detector: fv.Detector, fv_images: torch.Tensor) -> None:
     """Robustness of the plant: a picture the notebook never uses (a house) must show up."""
     assert _plant_shows_cleanly(model, trained, detector, fv_images, fv.FoolingCircuitCNN, house())
 
 
 @pytest.mark.slow
-def test_mistake_plant_added_onto_f(model: fv.DigitsCNN, trained: fv.TrainResult, detector: fv.Detector, fv_images: torch.Tensor) -> None:
+def test_mistake_plant_added_onto_f(model: fv.DigitsCNN, trained: fv.TrainResult,
+        detector: fv.Detector, fv_images: torch.Tensor) -> None:
     """Keeping F in the visualization's path lets the original "3" strokes leak into the picture."""
     assert not _plant_shows_cleanly(model, trained, detector, fv_images, PlantAddedOntoF, house())
 
