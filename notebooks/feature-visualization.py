@@ -117,6 +117,18 @@ fig.tight_layout()
 paperclub.savefig(fig, "three-networks")
 plt.show()
 
+# the same for a slide: three panels, large labels
+fig, axes = plt.subplots(1, 3, figsize=(10, 4))
+for ax, img, title in zip(axes, [vis["original"].images[0], vis["circuit, trained E"].images[0], picture[0]],
+                          ["original network", "fooling circuit", "planted picture"]):
+    ax.imshow(img.reshape(fv.SIZE, fv.SIZE), cmap="gray", vmin=0, vmax=1)
+    ax.set_xticks([]), ax.set_yticks([])
+    ax.set_title(title, fontsize=16)
+fig.suptitle('Visualizations of logit "3": same outputs on every test digit', fontsize=16)
+fig.tight_layout()
+paperclub.savefig(fig, "three-networks-slide")
+plt.close(fig)
+
 for name in vis:
     print(f"{name:20s} correlation with the horse {corr[name]:+.2f}   max |Δlogits| on test digits {diff[name]}")
 paperclub.record("original_plant_correlation", corr["original"])
