@@ -333,6 +333,27 @@ def test_claim_binary_masks_lose_little(notebook_room: fp.Data) -> None:
 
 
 @pytest.mark.slow
+def test_claim_printable_masks_survive_misalignment(notebook_room: fp.Data) -> None:
+    import copy
+
+    perturbations = [((0, 1), 0.0), ((1, 0), 0.0), ((1, 1), 0.0), ((0, 0), 0.5), ((0, 0), 1.0)]
+
+    def worst_drop(result: fp.Result) -> float:
+        accs = []
+        for shift, blur in perturbations:
+            model = copy.deepcopy(result.model)
+            fp.recalibrate(model, notebook_room.x_train[:1000], shift, blur)
+            accs.append(fp.evaluate(model, notebook_room.x_test, notebook_room.y_test, "count", shift=shift, blur=blur))
+        return result.score - min(accs)
+
+    grey = fp.train("count", "freeform", 4, data=notebook_room)
+    printable = fp.train("count", "freeform", 4, data=notebook_room, binarize="ste", feature=2, mask_jitter=1)
+    c = claim(SLUG, "printable_misalignment_drop")
+    assert c.holds(worst_drop(printable))
+    assert not c.holds(worst_drop(grey))
+
+
+@pytest.mark.slow
 def test_claim_speed_from_freeform_pixels_beats_boxes() -> None:
     road = fp.make_data("speed", n_train=3000, n_test=1000, seed=0)
     free = fp.train("speed", "freeform", 4, data=road, epochs=50)
