@@ -154,9 +154,13 @@ def audit_site(site: Path, expected: list[str] | None = None, budget: int = PAGE
     index = site / "search" / "search_index.json"
     shared = index.stat().st_size if index.exists() else 0
     for rel, weight in page_weights(site, parsed).items():
-        if weight + shared > budget:
-            problems.append(f"{rel}: loads {(weight + shared) / 2**20:.2f} MB with the search index, over the "
-                            f"{budget / 2**20:.0f} MB page budget")
+        # the theme's pages fetch the search index (the decks do not)
+        info = parsed[site / rel]
+        if any("javascripts/bundle" in u for u in info.loads):
+            weight += shared
+        if weight > budget:
+            problems.append(f"{rel}: loads {weight / 2**20:.2f} MB (with the search index where the page uses "
+                            f"it), over the {budget / 2**20:.0f} MB page budget")
     for css in sorted(site.rglob("*.css")):
         text = css.read_text(encoding="utf-8", errors="replace")
         for m in CSS_URL.finditer(text):

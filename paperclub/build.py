@@ -141,14 +141,17 @@ def step_decks(st: Stage) -> list[str]:
     for p in st.papers:
         deck = slides.build_deck(p, st.results[p.slug], st.project.deck(p.slug), st.project.mkdocs_yml)
         for f in deck.figures:
-            dest = st.docs / SiteMap.deck_dir(p.slug) / "figures" / f.name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(f, dest)
+            dest = f"{SiteMap.deck_dir(p.slug)}/figures/{f.name}"
+            st.write(dest, render.shrink_png(f.read_bytes()) if f.suffix == ".png" else f.read_bytes())
         written.append(st.write(SiteMap.deck(p.slug), deck.html))
     return written
 
 
 def step_home(st: Stage) -> list[str]:
+    for p in st.papers:
+        figs = st.results[p.slug].figures
+        if figs:
+            st.write(SiteMap.thumbnail(p.slug), render.thumbnail(figs[0]))
     home = st.project.home_md
     intro = read_text(home, "docs/home.md") if home.exists() else "# Paper club"
     return [st.write(SiteMap.HOME, render.home_page(st.papers, st.results, intro,

@@ -31,11 +31,13 @@ def plain(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "‹").replace(">", "›").replace("\n", " ")
 
 
-def page_title(s: str) -> str:
+def page_title(s: str, search: bool = True) -> str:
     """A YAML front-matter block giving a staged page its ``<title>`` (pages outside the nav get theirs
-    from the first heading otherwise, which the theme un-escapes)."""
+    from the first heading otherwise, which the theme un-escapes); ``search=False`` keeps the page out
+    of the search index (a handout repeats its paper page)."""
     import json
-    return f"---\ntitle: {json.dumps(plain(s), ensure_ascii=False)}\n---\n\n"
+    meta = f"title: {json.dumps(plain(s), ensure_ascii=False)}\n" + ("" if search else "search: {exclude: true}\n")
+    return f"---\n{meta}---\n\n"
 
 
 def cell(s: str) -> str:

@@ -104,6 +104,8 @@ class SiteMap:
 
     @staticmethod
     def handout_figure(slug: str, name: str) -> str: return f"handouts/{slug}-{name}"
+    @staticmethod
+    def thumbnail(slug: str) -> str: return f"papers/{slug}/thumbnail.png"
 
     @staticmethod
     def built(doc: str) -> str:
