@@ -39,10 +39,12 @@ site: $(STAMP) $(NODE_STAMP)
 serve: site
 	$(BIN)/paperclub serve --port 8000
 
-# fast tests in two workers (one thread each), then the end-to-end build and browser tests
+# fast tests in two workers (one thread each), then the slow tier in two workers: one builds the site
+# once and runs the end-to-end and browser tests on it, the other runs the self-contained notebooks and
+# the notebook-sized claim tests
 test: $(STAMP) $(NODE_STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow" -n 2 -q
-	$(BIN)/python -m pytest -m slow -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m slow -n 2 --dist loadgroup -q
 
 test-fast: $(STAMP) $(NODE_STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow" -n 2 -q

@@ -94,10 +94,15 @@ def test_long_text_output_is_capped_escaped_and_kept_out_of_search():
 def test_audit_enforces_the_page_budget(tmp_path):
     site = tmp_path / "site"
     (site / "search").mkdir(parents=True)
-    (site / "index.html").write_text('<html><img src="big.png" alt="big"></html>')
+    (site / "assets/javascripts").mkdir(parents=True)
+    (site / "assets/javascripts/bundle.js").write_text("//")
+    (site / "index.html").write_text('<html><img src="big.png" alt="big">'
+                                     '<script src="assets/javascripts/bundle.js"></script></html>')
+    (site / "deck.html").write_text('<html><img src="big.png" alt="big"></html>')  # loads no search index
     (site / "big.png").write_bytes(b"\0" * 1_500_000)
     (site / "search" / "search_index.json").write_bytes(b"{}" + b" " * 700_000)
-    assert any("over the 2 MB page budget" in p for p in audit_site(site))
+    over = [p for p in audit_site(site) if "over the 2 MB page budget" in p]
+    assert len(over) == 1 and over[0].startswith("index.html: loads 2.10 MB")
 
 
 # 4. encoding: every file named, every other problem still reported ---------------------------------

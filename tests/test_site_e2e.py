@@ -17,7 +17,7 @@ from paperclub.audit import PAGE_BUDGET, audit_site, page_weights
 from paperclub.papers import load_papers
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("site")]  # one worker builds the site once
 
 
 def test_every_paper_page_and_deck(built_site):
