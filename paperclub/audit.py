@@ -117,6 +117,45 @@ def _resolve(site: Path, page: Path, url: str) -> tuple[Path, str] | None:
     return target, unquote(parts.fragment)
 
 
+# the only markup the theme's search index may carry (its previews are shown as HTML)
+INDEX_TAGS = {"p", "code", "li", "ul", "ol", "pre", "em", "strong", "mark"}
+_INDEX_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)(\s[^<>]*)?>")
+
+
+def safe_index_text(text: str) -> str:
+    """Escape every ``<`` in search-index text that does not open a plain allowed tag.
+
+    The theme's search shows previews as HTML and un-escapes the page's text when it indexes it, so
+    escaped front matter such as ``&lt;svg onload=…&gt;`` would come back to life in a preview.
+    """
+    out, pos = [], 0
+    for m in _INDEX_TAG.finditer(text):
+        out.append(text[pos:m.start()].replace("<", "&lt;").replace(">", "&gt;"))
+        plain = m.group(2).lower() in INDEX_TAGS and not m.group(3)
+        out.append(m.group(0) if plain else m.group(0).replace("<", "&lt;").replace(">", "&gt;"))
+        pos = m.end()
+    out.append(text[pos:].replace("<", "&lt;").replace(">", "&gt;"))
+    return "".join(out)
+
+
+def search_index_problems(site: Path) -> list[str]:
+    index = site / "search" / "search_index.json"
+    if not index.exists():
+        return []
+    import json
+
+    problems = []
+    for doc in json.loads(index.read_text(encoding="utf-8")).get("docs", []):
+        for key in ("title", "text", "tags"):
+            value = doc.get(key, "")
+            value = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+            if safe_index_text(value) != value:
+                problems.append(f"search/search_index.json: {doc.get('location', '?')}: {key} carries markup "
+                                f"paperclub did not write ({value[:40]!r}…)")
+                break
+    return problems
+
+
 def audit_site(site: Path, expected: list[str] | None = None, budget: int = PAGE_BUDGET) -> list[str]:
     """Every problem found in the built ``site`` (empty when it is clean)."""
     site = site.resolve()
@@ -151,6 +190,7 @@ def audit_site(site: Path, expected: list[str] | None = None, budget: int = PAGE
                 ids = parsed[target].ids if target in parsed else parse(target).ids
                 if fragment not in ids:
                     problems.append(f"{rel}: broken anchor {url}")
+    problems += search_index_problems(site)
     index = site / "search" / "search_index.json"
     shared = index.stat().st_size if index.exists() else 0
     for rel, weight in page_weights(site, parsed).items():

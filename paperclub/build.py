@@ -226,6 +226,23 @@ def run_site_engine(config: Path) -> None:
         raise PaperclubError(f"mkdocs build --strict failed:\n  {detail}")
 
 
+def make_search_index_safe(site: Path) -> None:
+    """Re-escape what the theme's indexer un-escaped (its previews are HTML): see audit.safe_index_text."""
+    import json
+
+    index = site / "search" / "search_index.json"
+    if not index.exists():
+        return
+    data = json.loads(index.read_text(encoding="utf-8"))
+    for doc in data.get("docs", []):
+        for key in ("title", "text"):
+            if isinstance(doc.get(key), str):
+                doc[key] = audit.safe_index_text(doc[key])
+        if isinstance(doc.get("tags"), list):
+            doc["tags"] = [audit.safe_index_text(t) if isinstance(t, str) else t for t in doc["tags"]]
+    index.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+
 # --------------------------------------------------------------------------- safety: lock, target, swap
 
 @contextmanager
@@ -396,6 +413,7 @@ def build(project: Project, site: Path, cache: Path, *, only: list[str] | None =
             config = mkdocs_config(project, staging, new_site, nav(papers, staging))
             log("paperclub: mkdocs build --strict")
             run_site_engine(config)
+            make_search_index_safe(new_site)
             expected = sorted({SiteMap.built(w) for w in written if w.endswith((".md", ".html", ".ics"))})
             problems = audit.audit_site(new_site, expected)
             if problems:

@@ -372,7 +372,7 @@ def paper_page(paper: Paper, result: NotebookResult, project: Project, all_paper
     synonyms = spelling_variants("\n".join([paper.tldr, *sections.values()]))
     if synonyms:  # Lunr stems -isation and -ization apart: index the other spelling too
         md += [f'<p class="pc-synonyms" aria-hidden="true">{" ".join(synonyms)}</p>', ""]
-    meta = {"title": frag.plain(paper.title), "tags": [t.replace("-", " ") for t in paper.tags]}
+    meta = {"title": frag.plain(paper.title), "tags": [frag.plain(t.replace("-", " ")) for t in paper.tags]}
     out.markdown = "---\n" + json.dumps(meta, ensure_ascii=False) + "\n---\n\n" + "\n".join(md)
     return out
 

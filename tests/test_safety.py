@@ -317,3 +317,11 @@ def test_handout_names_equations_and_a_figure_that_exist(project_factory):
     assert "papers/hand.md: field 'handout.equations[1]': no equation \\tag{9} in the notes (tags: 1)" in text
     assert "papers/hand.md: field 'handout.figure': 'nope' is never saved by notebooks/hand.py" in text
     assert "equations[0]" not in text
+
+
+def test_search_index_text_cannot_carry_markup():
+    from paperclub.audit import safe_index_text
+
+    assert safe_index_text("<p>Evil <svg onload=alert(2)> n<k and k>2 <code>x</code></p>") == \
+        "<p>Evil &lt;svg onload=alert(2)&gt; n&lt;k and k&gt;2 <code>x</code></p>"
+    assert safe_index_text('<p class="x">a</p>') == '&lt;p class="x"&gt;a</p>'

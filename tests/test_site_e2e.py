@@ -29,7 +29,8 @@ def test_every_paper_page_and_deck(built_site):
         page = (site / "papers" / p.slug / "index.html").read_text()
         assert "Claims, checked by the notebook" in page, p.slug
         assert page.count('class="pc-holds"') == len(p.claims), f"{p.slug}: a claim does not hold or is vacuous"
-        assert "{{" not in page, f"{p.slug}: an unrendered reference"
+        left = re.search(r"\{\{!?\s*[A-Za-z_]\w*\s*(:[^{}]*)?\}\}", page)
+        assert left is None, f"{p.slug}: an unrendered reference {left.group(0) if left else ''}"
         assert 'class="arithmatex"' in page, f"{p.slug}: no math on the page"
         assert re.search(r'<img[^>]+src="notebook_files/[^"]+\.(png|gif)"', page), f"{p.slug}: no notebook figure"
         assert f'href="papers/{p.slug}/"' in home, f"home page does not link to {p.slug}"
