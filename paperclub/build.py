@@ -246,13 +246,14 @@ def make_search_index_safe(site: Path) -> None:
 # --------------------------------------------------------------------------- safety: lock, target, swap
 
 @contextmanager
-def project_lock(project: Project) -> Iterator[None]:
-    """One build at a time per project; the lock dies with its process, so a killed build never blocks."""
+def project_lock(project: Project, wait: bool = False) -> Iterator[None]:
+    """One build at a time per project; the lock dies with its process, so a killed build never blocks.
+    ``wait=True`` queues behind a running build instead of refusing."""
     project.lock.parent.mkdir(parents=True, exist_ok=True)
     fh = open(project.lock, "a+", encoding="utf-8")
     try:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             fh.seek(0)
             who = fh.read().strip() or "another process"
@@ -348,12 +349,12 @@ def judge(project: Project, papers: list[Paper], results: dict[str, NotebookResu
 
 def build(project: Project, site: Path, cache: Path, *, only: list[str] | None = None, strict: bool = False,
           force: list[str] | bool = False, jobs: int | None = None, limit_s: int = 300,
-          today: dt.date | None = None, log: Callable[[str], None] = print) -> BuildReport:
+          today: dt.date | None = None, log: Callable[[str], None] = print, wait: bool = False) -> BuildReport:
     t0 = time.monotonic()
     today = today or dt.date.today()
     report = BuildReport()
     check_target(project, site)
-    with project_lock(project):
+    with project_lock(project, wait=wait):
         recover_swap(site)
         clean_leftovers(cache)
         for stale in project.build_dir.glob(f"{WORK_PREFIX}*"):

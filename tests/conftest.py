@@ -44,7 +44,9 @@ def built_site(tmp_path_factory):
     from paperclub.layout import Project
 
     site = tmp_path_factory.mktemp("built") / "site"
-    report = build(Project(ROOT), site, ROOT / "build" / "cache", today=dt.date(2026, 11, 23), strict=False)
+    # wait=True: another test worker may be building the same project; this one then renders from its cache
+    report = build(Project(ROOT), site, ROOT / "build" / "cache", today=dt.date(2026, 11, 23), strict=False,
+                   wait=True)
     return site, report
 
 

@@ -38,7 +38,7 @@ def test_every_paper_page_and_deck(built_site):
         assert nb["nbformat"] == 4 and nb["cells"]
         deck = (site / "slides" / p.slug / "index.html").read_text()
         n_slides = deck.count("<section")
-        assert 8 <= n_slides <= 16, f"{p.slug}: deck has {n_slides} slides"
+        assert 8 <= n_slides <= 20, f"{p.slug}: deck has {n_slides} slides"  # claims may take two slides
         assert '<aside class="notes">' in deck
     assert not report.failed_claims, report.failed_claims
     # numbers bound to the run: no measured figure typed by hand into notes or decks
