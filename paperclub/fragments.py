@@ -83,10 +83,21 @@ def _metric_name(name: str) -> str:
     return "<code>" + html.escape(name).replace("_", "_<wbr>") + "</code>"
 
 
-def claims_table(paper: Paper, verdicts: list[Verdict]) -> str:
-    """The page's claims table: claim · paper's figure · ours · the control's · verdict."""
+def claims_table(paper: Paper, verdicts: list[Verdict], compact: bool = False) -> str:
+    """The page's claims table: claim · paper's figure · ours · the control's · verdict.
+
+    ``compact`` (handouts): claim · ours · control · verdict, figures only."""
     if not verdicts:
         return "*This paper states no measured claims yet.*"
+    if compact:
+        rows = ["| Claim | Ours | Control | |", "| --- | --- | --- | --- |"]
+        for v in verdicts:
+            c = v.claim
+            control = (f"{format_value(v.control_value, c.fmt)} ({cell(c.control_label or c.control)})"
+                       if c.control else "—")
+            rows.append(f"| {cell(c.text)} | {format_value(v.value, c.fmt)} | {control} | "
+                        f"{VERDICT_HTML[verdict_kind(v)]} |")
+        return "\n".join(rows)
     lines = ["| Claim | In the paper | Our figure | Control | Verdict |", "| --- | --- | --- | --- | --- |"]
     for v in verdicts:
         c = v.claim

@@ -369,7 +369,8 @@ def paper_page(paper: Paper, result: NotebookResult, project: Project, all_paper
             md += ["## Cite", "", "```bibtex", paper.bibtex_entry(), "```", ""]
         elif sections.get(part):
             md += [f"## {part}", "", sections[part], ""]
-    synonyms = spelling_variants("\n".join([paper.tldr, *sections.values()]))
+    synonyms = spelling_variants("\n".join([paper.tldr, " ".join(t.replace("-", " ") for t in paper.tags),
+                                             *sections.values()]))
     if synonyms:  # Lunr stems -isation and -ization apart: index the other spelling too
         md += [f'<p class="pc-synonyms" aria-hidden="true">{" ".join(synonyms)}</p>', ""]
     meta = {"title": frag.plain(paper.title), "tags": [frag.plain(t.replace("-", " ")) for t in paper.tags]}
@@ -381,14 +382,20 @@ _SPELLING = re.compile(r"\b([A-Za-z]{3,}?)(is|iz|ys|yz)(ation|ations|e|es|ed|ing
 
 
 def spelling_variants(prose: str) -> list[str]:
-    """The American spelling of every British -ise/-isation word in ``prose`` (and the reverse)."""
+    """For every -ise/-isation word in ``prose`` (or -ize/-ization), the whole family in the other
+    spelling: "quantised" also indexes "quantize", "quantized", "quantization", … so a search in
+    either spelling finds the page (Lunr stems the two apart)."""
     out: set[str] = set()
+    seen = {w.lower() for w in re.findall(r"[A-Za-z]+", prose)}
     for m in _SPELLING.finditer(prose):
         stem, mid, end = m.groups()
-        other = {"is": "iz", "iz": "is", "ys": "yz", "yz": "ys"}[mid]
-        word = (stem + mid + end).lower()
-        if len(word) >= 8 and (mid in ("is", "iz") and end.startswith("ation") or end in ("e", "ed", "es", "ing", "er", "ers")):
-            out.add((stem + other + end).lower())
+        if len(stem + mid + end) < 8 or not (end.startswith("ation") or end in ("e", "ed", "es", "ing", "er", "ers")):
+            continue
+        for letter in ({"is": ("iz",), "iz": ("is",), "ys": ("yz",), "yz": ("ys",)}[mid] + (mid,)):
+            for suffix in ("e", "ed", "es", "ing", "ation", "ations"):
+                word = (stem + letter + suffix).lower()
+                if word not in seen:
+                    out.add(word)
     return sorted(out)
 
 
@@ -433,7 +440,7 @@ def handout_page(paper: Paper, result: NotebookResult, site_url: str | None = No
         out.copies.append((f, dest))
         md += [f'<figure class="pc-handout-figure" markdown>', "",
                f"![A figure from the {frag.attr(paper.title)} notebook]({SiteMap.link(here, dest)})", "", "</figure>", ""]
-    md += ["## Claims on our toy", "", frag.claims_table(paper, paper.verdicts(result.metrics)), ""]
+    md += ["## Claims on our toy", "", frag.claims_table(paper, paper.verdicts(result.metrics), compact=True), ""]
     if sections.get("Discussion questions"):
         md += ["## Questions for the session", "", sections["Discussion questions"], ""]
     if site_url:

@@ -226,7 +226,7 @@ def test_equation_numbers_never_overprint_their_equations(browser, server, width
                 problems[url.replace(base, "")] = bad[:3]
             if p.slug == "vae" and width == 390 and "papers" in url:
                 SHOTS.mkdir(parents=True, exist_ok=True)
-                v.page.locator(".katex-display .tag").first.scroll_into_view_if_needed()
+                v.page.evaluate("document.querySelector('.katex-display .tag')?.scrollIntoView()")
                 v.page.screenshot(path=str(SHOTS / "phone-vae-equations.png"))
             v.close()
     assert not problems, problems
@@ -248,19 +248,16 @@ def test_schedule_and_claims_fit_a_phone(browser, server):
     v.close()
 
 
-# every element of the current slide inside the slide's box (in screen pixels, after reveal's scaling)
+# the current slide's content fits reveal's canvas (config width × height, before scaling): reveal
+# centres a slide at top = max((height - scrollHeight) / 2, 0), so anything taller runs off the bottom
 SLIDE_OVERFLOW_JS = """() => {
-  const slides = document.querySelector('.reveal .slides').getBoundingClientRect();
   const cur = Reveal.getCurrentSlide();
+  const cfg = Reveal.getConfig();
   const bad = [];
-  cur.querySelectorAll('h1, h2, h3, p, li, img, table, pre, .katex-display').forEach(el => {
-    if (el.closest('aside')) return;
-    const r = el.getBoundingClientRect();
-    if (r.width === 0 && r.height === 0) return;
-    if (r.bottom > slides.bottom + 2 || r.right > slides.right + 2 || r.top < slides.top - 2)
-      bad.push(el.tagName + ': ' + (el.innerText || el.getAttribute('src') || '').trim().slice(0, 40));
-  });
-  return bad;
+  if (cur.scrollHeight > cfg.height + 2) bad.push('content ' + cur.scrollHeight + ' px tall, slide ' + cfg.height);
+  if (cur.scrollWidth > cfg.width + 2) bad.push('content ' + cur.scrollWidth + ' px wide, slide ' + cfg.width);
+  const h = cur.querySelector('h1, h2, h3');
+  return bad.length ? [(h ? h.innerText.slice(0, 40) : '') + ': ' + bad.join(', ')] : [];
 }"""
 
 
