@@ -142,7 +142,8 @@ def step_decks(st: Stage) -> list[str]:
         deck = slides.build_deck(p, st.results[p.slug], st.project.deck(p.slug), st.project.mkdocs_yml)
         for f in deck.figures:
             dest = f"{SiteMap.deck_dir(p.slug)}/figures/{f.name}"
-            st.write(dest, render.shrink_png(f.read_bytes()) if f.suffix == ".png" else f.read_bytes())
+            blob = f.read_bytes()
+            st.write(dest, render.shrink_png(blob, st.project.png_cache) if f.suffix == ".png" else blob)
         written.append(st.write(SiteMap.deck(p.slug), deck.html))
     return written
 

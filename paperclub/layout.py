@@ -48,6 +48,8 @@ class Project:
     @property
     def lock(self) -> Path: return self.build_dir / ".paperclub.lock"
     @property
+    def png_cache(self) -> Path: return self.build_dir / "png-cache"
+    @property
     def node_modules(self) -> Path: return self.root / "node_modules"
     @property
     def mkdocs_yml(self) -> Path: return self.root / "mkdocs.yml"

@@ -103,7 +103,7 @@ def _alt_texts(nb) -> dict[int, str]:
     return alts
 
 
-def notebook_markdown(executed: Path, slug: str) -> tuple[str, dict[str, bytes]]:
+def notebook_markdown(executed: Path, slug: str, png_cache: Path | None = None) -> tuple[str, dict[str, bytes]]:
     """The executed notebook as Markdown, and its figures (``notebook_files/<name>`` -> bytes)."""
     import nbformat
     from nbconvert import MarkdownExporter
@@ -122,7 +122,7 @@ def notebook_markdown(executed: Path, slug: str) -> tuple[str, dict[str, bytes]]
                 out["data"] = {"text/markdown": f"![{frag.attr(alt)}]({name})"}
     body, resources = MarkdownExporter().from_notebook_node(nb, resources={"output_files_dir": "notebook_files"})
     for name, blob in resources.get("outputs", {}).items():
-        files[name] = shrink_png(blob) if name.endswith(".png") else blob
+        files[name] = shrink_png(blob, png_cache) if name.endswith(".png") else blob
 
     def alt(m: re.Match) -> str:
         cell_no = int(m.group(2))
@@ -141,9 +141,24 @@ def notebook_markdown(executed: Path, slug: str) -> tuple[str, dict[str, bytes]]
 PLOT_COLOURS = 8192   # a figure with fewer distinct colours is a plot (lines, fills, their anti-aliasing)
 
 
-def shrink_png(blob: bytes) -> bytes:
+def shrink_png(blob: bytes, cache: Path | None = None) -> bytes:
     """Store a plot as a 256-colour palette PNG without dithering (about 2.5× smaller, and the only
-    colours merged are anti-aliasing blends); a photo-like figure stays true colour, never speckled."""
+    colours merged are anti-aliasing blends); a photo-like figure stays true colour, never speckled.
+
+    ``cache``: a folder of results by content hash, so a rebuild with nothing changed re-encodes nothing.
+    """
+    if cache is not None:
+        import hashlib
+
+        hit = cache / (hashlib.sha256(blob).hexdigest() + ".png")
+        if hit.exists():
+            return hit.read_bytes()
+        out = shrink_png(blob)
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = hit.with_suffix(".tmp")
+        tmp.write_bytes(out)
+        tmp.replace(hit)
+        return out
     from PIL import Image
 
     try:
@@ -349,7 +364,7 @@ def paper_page(paper: Paper, result: NotebookResult, project: Project, all_paper
                    f"Executed top to bottom by `paperclub build` in {result.seconds:.1f} s of CPU time (one thread). "
                    f"{_downloads(slug)}", ""]
             if result.run is not None:
-                body, files = notebook_markdown(result.run.notebook, slug)
+                body, files = notebook_markdown(result.run.notebook, slug, project.png_cache)
                 out.blobs.update({f"{here}/{name}": blob for name, blob in files.items()})
                 md += ['<div class="pc-notebook" markdown>', "", body, "", "</div>", ""]
         elif part == "@implementation":

@@ -77,3 +77,19 @@ def test_references_literals_and_the_lint():
     assert found == [(1, "96.0 %", "acc"), (1, "29.35", "ppl"), (1, "120×", "speedup")]
     out = render_refs(text, metrics, "papers/x.md")
     assert "96.0% (bound)" in out and "The paper reports 96.0 % on" in out and "{{" not in out
+
+
+def test_shrink_png_is_cached_by_content(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from paperclub.render import shrink_png
+
+    im = Image.new("RGB", (64, 32), "white")
+    im.putpixel((3, 3), (200, 10, 10))
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    first = shrink_png(buf.getvalue(), tmp_path)
+    assert len(list(tmp_path.glob("*.png"))) == 1
+    assert shrink_png(buf.getvalue(), tmp_path) == first == shrink_png(buf.getvalue())
