@@ -22,7 +22,7 @@ from paperclub import standalone
 from paperclub.bind import render_refs
 from paperclub.execute import NotebookResult, dependencies, read_text
 from paperclub.layout import Project, SiteMap, module_name
-from paperclub.papers import Paper
+from paperclub.papers import Paper, split_sections
 
 # the page's sections, in order: notes sections by heading, generated blocks by @name;
 # "@notes" stands for every notes section not named elsewhere, in file order
@@ -45,7 +45,6 @@ def notes(paper: Paper, metrics: dict) -> dict[str, str]:
     """The paper's notes sections with math isolated and ``{{ metric }}`` references rendered."""
     where = paper.label
     body = render_refs(paper.body, metrics, where)
-    from paperclub.papers import split_sections
     return {k: frag.isolate_display_math(v) for k, v in split_sections(body).items()}
 
 
