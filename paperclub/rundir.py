@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 ENV = "PAPERCLUB_RUN_DIR"
+SEED_ENV = "PAPERCLUB_SEED"   # the run's seed: 0 for the page's run, 1…N-1 for a sweep's re-runs
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,9 @@ class RunDir:
     def cpu_file(self) -> Path: return self.path / "cpu_seconds.txt"
 
     # ------------------------------------------------------------------ the process boundary
-    def env(self) -> dict[str, str]:
+    def env(self, seed: int = 0) -> dict[str, str]:
         """What the executor adds to the kernel's environment."""
-        return {ENV: str(self.path)}
+        return {ENV: str(self.path), SEED_ENV: str(int(seed))}
 
     @classmethod
     def current(cls, environ: Mapping[str, str] | None = None) -> "RunDir | None":
@@ -47,6 +48,18 @@ class RunDir:
         return cls(Path(target)) if target else None
 
     # ------------------------------------------------------------------ notebook side
+    @staticmethod
+    def seed(environ: Mapping[str, str] | None = None) -> int:
+        """This run's seed (0 when a member runs the notebook by hand)."""
+        raw = (os.environ if environ is None else environ).get(SEED_ENV, "0").strip() or "0"
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{SEED_ENV}: expected a whole number, got {raw!r}") from None
+        if value < 0:
+            raise ValueError(f"{SEED_ENV}: expected a seed >= 0, got {value}")
+        return value
+
     def read_metrics(self) -> dict[str, Any]:
         return json.loads(self.metrics_file.read_text(encoding="utf-8")) if self.metrics_file.exists() else {}
 

@@ -42,6 +42,15 @@ def _shown(value: int | float | bool) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def seed() -> int:
+    """The seed of this run: 0 for the page's run, 1, 2, … when ``paperclub sweep`` re-runs the notebook.
+
+    Every random source of a notebook (data, initialisation, sampling) should derive from it, so a
+    claim can be checked on other seeds; a member running the notebook by hand gets 0.
+    """
+    return RunDir.seed()
+
+
 def record(name: str, value: Any) -> Any:
     """Record a figure that the paper's claims table and ``{{ name }}`` references read.
 

@@ -205,6 +205,13 @@ def record(name, value):
     return value
 
 
+def seed():
+    """The run's seed: 0, or the PAPERCLUB_SEED environment variable (the site's sweep sets 1, 2, ...)."""
+    import os
+
+    return int(os.environ.get("PAPERCLUB_SEED", "0") or 0)
+
+
 def _check_name(name):
     if not isinstance(name, str) or not re.match(r"^[a-z0-9][a-z0-9_-]*$", name):
         raise ValueError(f"figure name must be lowercase letters, digits, '-' or '_', got {name!r}")

@@ -117,7 +117,7 @@ def stand_in(tmp_path):
 def test_stand_in_has_the_runtime_signatures(stand_in):
     from paperclub import runtime
 
-    for name in ("record", "savefig", "show_animation"):
+    for name in ("record", "savefig", "seed", "show_animation"):
         real = inspect.signature(getattr(runtime, name))
         ours = inspect.signature(getattr(stand_in, name))
         assert [(p.name, p.default) for p in ours.parameters.values()] == \
