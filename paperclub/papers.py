@@ -92,6 +92,10 @@ class Claim(Strict):
                                    description="a metric from a broken or naive variant that must NOT satisfy expect")
     control_label: Optional[str] = Field(default=None, min_length=1, max_length=60,
                                          description="a few words naming the control, e.g. 'untrained G'")
+    over_seeds: str = Field(default="all", pattern=r"^(all|median|[1-9][0-9]? of [1-9][0-9]?)$",
+                            description="how the claim is judged over a sweep's seeds: on every seed ('all', "
+                                        "the default), on the median, or on at least K of N ('4 of 5'); say why "
+                                        "in the notes when it is not 'all'")
 
     @field_validator("expect")
     @classmethod
