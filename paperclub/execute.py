@@ -178,7 +178,7 @@ def run_one(notebook: Path, run: RunDir, cell_timeout: int) -> None:
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     run.path.mkdir(parents=True, exist_ok=True)
-    os.environ.update(run.env())
+    os.environ.update(run.env(seed=RunDir.seed()))   # the seed the caller asked for (default 0)
     text = read_text(notebook)
     nb = jupytext.reads(text, fmt="py:percent")
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
