@@ -386,7 +386,7 @@ def build(project: Project, site: Path, cache: Path, *, only: list[str] | None =
                 raise PaperclubError(f"--force: unknown paper slug {unknown[0]!r}")
         log(f"paperclub: {len(papers)} papers; executing notebooks (cache: {project.rel(cache)})")
         results = execute_all({p.slug: project.notebook(p.slug) for p in papers}, project.impls, cache,
-                              jobs=jobs, limit_s=limit_s, force=forced,
+                              jobs=jobs, limit_s=limit_s, force=forced, failed_dir=project.failed_dir,
                               inputs={p.slug: inputs_of(project, p) for p in papers}, log=log)
         report.results = results
         for slug in sorted(results):

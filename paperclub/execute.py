@@ -1,9 +1,17 @@
 """Stage 2: execute the notebooks, with a cache that knows what each notebook depends on.
 
-Each notebook runs with nbclient in a fresh kernel, in its own subprocess (so a hung notebook can be
-killed at the per-notebook time limit), with the notebook's folder as working directory. Each result is a
-:class:`~paperclub.rundir.RunDir` in ``<cache>/<slug>/``: the executed notebook, the metrics, the figures
-and ``meta.json``.
+What runs is the **self-contained notebook** the page offers (:mod:`paperclub.standalone`): it writes the
+implementation it imports and the notebook runtime into an empty folder and runs there, in a fresh kernel
+whose Python sees only the public packages (a throwaway venv without the project), so every build proves
+the download portable and the page shows exactly what ran. Each run happens in its own subprocess (so a
+hung notebook can be killed at the time limit) and each result is a :class:`~paperclub.rundir.RunDir`: the
+executed notebook, the metrics, the figures, ``meta.json`` and ``provenance.json`` (which Python ran it,
+and where the imported modules came from). The page's run is seed 0 in ``<cache>/<slug>/``; a sweep's
+re-runs at seeds 1…N-1 live in ``<cache>/sweep/<slug>/seed-<n>/`` (:func:`run_path`).
+
+Threads: everything that parses Python (``ast``, jupytext) runs in the calling thread, in :func:`plan`;
+worker threads only start subprocesses and move folders (CPython 3.11's ``ast`` is not thread-safe:
+gh-106905).
 
 The cache key hashes everything a result depends on: the notebook's text, the source of every
 ``minimal_impls`` module it imports (followed transitively), the notebook runtime (``paperclub.runtime``
@@ -21,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -36,7 +45,7 @@ LIBRARIES = ("torch", "numpy", "scipy", "matplotlib", "scikit-learn", "scikit-im
              "nbclient", "ipykernel", "jupytext")
 PACKAGE = "minimal_impls"
 # the notebook runtime every notebook imports: part of every cache key
-RUNTIME = tuple(Path(__file__).parent / name for name in ("__init__.py", "runtime.py", "rundir.py"))
+RUNTIME = tuple(Path(__file__).parent / name for name in ("__init__.py", "runtime.py", "rundir.py", "standalone.py"))
 TMP_PREFIX = "."  # a run in progress lives in <cache>/.<slug>-XXXX until it is promoted
 # matplotlib settings every kernel runs with (part of the cache key): sharper inline figures than the
 # default 100 dpi, still light enough for the page budget
@@ -66,13 +75,18 @@ class NotebookResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     figures: tuple[Path, ...] = ()
 
+    seed: int = 0
+
     @classmethod
-    def load(cls, slug: str, status: Literal["executed", "cached"], seconds: float, run: RunDir) -> "NotebookResult":
+    def load(cls, slug: str, status: Literal["executed", "cached"], seconds: float, run: RunDir,
+             seed: int = 0) -> "NotebookResult":
         try:
             metrics = run.read_metrics()
+            if not isinstance(metrics, dict):
+                raise ValueError("not a JSON object")
         except (ValueError, OSError) as err:
             raise PaperclubError(f"{run.metrics_file}: unreadable metrics ({err}); rebuild with --force {slug}") from None
-        return cls(slug, status, seconds, run, None, metrics, tuple(run.figures()))
+        return cls(slug, status, seconds, run, None, metrics, tuple(run.figures()), seed)
 
     @classmethod
     def failed(cls, slug: str, seconds: float, error: str) -> "NotebookResult":
@@ -141,22 +155,192 @@ def library_versions() -> dict[str, str]:
 
 
 def cache_key(notebook: Path, impl_dir: Path, versions: dict[str, str] | None = None,
-              inputs: list[Path] = ()) -> str:
-    """sha256 of everything the notebook's result depends on (see the module docstring)."""
+              inputs: list[Path] = (), seed: int = 0) -> str:
+    """sha256 of everything the notebook's result depends on (see the module docstring), at ``seed``."""
     h = hashlib.sha256()
+    if seed:
+        h.update(f"seed {int(seed)}\0".encode())
     h.update(b"notebook\0" + notebook.read_bytes())
     for dep in dependencies(notebook, impl_dir):
         h.update(f"\0module {dep.name}\0".encode() + dep.read_bytes())
     for src in RUNTIME:
         h.update(f"\0runtime {src.name}\0".encode() + src.read_bytes())
     for data in sorted(inputs):
-        h.update(f"\0input {data.as_posix()}\0".encode() + data.read_bytes())
+        h.update(f"\0input {data.as_posix()}\0".encode())
+        with open(data, "rb") as fh:   # in blocks: a data file may be larger than memory
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
     h.update(b"\0matplotlibrc\0" + MATPLOTLIBRC.encode())
     h.update(json.dumps(versions if versions is not None else library_versions(), sort_keys=True).encode())
     return h.hexdigest()
 
 
+# --------------------------------------------------------------------------- where runs live
+
+def run_path(cache_dir: Path, slug: str, seed: int = 0) -> Path:
+    """The page's run (seed 0) is ``<cache>/<slug>``; a sweep's re-run is ``<cache>/sweep/<slug>/seed-<n>``."""
+    return cache_dir / slug if seed == 0 else cache_dir / "sweep" / slug / f"seed-{seed}"
+
+
+def run_label(slug: str, seed: int) -> str:
+    return slug if seed == 0 else f"{slug}@seed{seed}"
+
+
+# --------------------------------------------------------------------------- the isolated kernel
+
+KERNEL_NAME = "paperclub-isolated"
+
+
+def kernel_home(work_dir: Path) -> Path:
+    """A throwaway venv whose Python sees the public packages of this one but not the project (the
+    editable install's import hook lives in a ``.pth`` file that a plain path entry does not run), and a
+    Jupyter data folder with a kernelspec for it. Made once per build folder (call in the main thread)."""
+    home = work_dir / "kernel"
+    spec = home / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json"
+    python = home / "venv" / "bin" / "python"
+    if spec.exists() and python.exists():
+        return home
+    work_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".kernel-", dir=work_dir))
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp / "venv")], check=True,
+                       capture_output=True, text=True)
+        import site as site_mod
+        import sysconfig
+
+        paths = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *site_mod.getsitepackages()]
+        purelib = subprocess.run([str(tmp / "venv" / "bin" / "python"), "-c",
+                                  "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        Path(purelib, "_paperclub_public_packages.pth").write_text(
+            "".join(f"{p}\n" for p in dict.fromkeys(paths)), encoding="utf-8")
+        kspec = tmp / "jupyter" / "kernels" / KERNEL_NAME
+        kspec.mkdir(parents=True)
+        # the venv's python by its path inside the final folder; -s: no user site
+        (kspec / "kernel.json").write_text(json.dumps({
+            "argv": [str(home / "venv" / "bin" / "python"), "-s", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python 3 (paperclub, isolated)", "language": "python"}), encoding="utf-8")
+    except (subprocess.CalledProcessError, OSError) as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        detail = getattr(err, "stderr", None) or str(err)
+        raise PaperclubError(f"cannot make the isolated notebook kernel in {work_dir}: {detail.strip()[-300:]}") from None
+    shutil.rmtree(home, ignore_errors=True)
+    tmp.rename(home)
+    # venv scripts hard-code their own path: the python symlink does not, and it is all we use
+    return home
+
+
+def kernel_env(run: RunDir, home: Path, seed: int, threads: int, project_root: Path) -> dict[str, str]:
+    """The runner's environment: nothing of the caller's Python, Jupyter or paperclub settings leaks in."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTHON", "PAPERCLUB", "JUPYTER", "IPYTHON", "VIRTUAL_ENV", "MPLBACKEND", "JPY_"))}
+    jup = run.path / ".jupyter"
+    env.update(run.env(seed))
+    env.update(
+        # the runner itself imports this project's paperclub; it drops PYTHONPATH before the kernel starts
+        PYTHONPATH=str(project_root), PYTHONHASHSEED="0", PYTHONNOUSERSITE="1",
+        JUPYTER_PATH=str(home / "jupyter"), JUPYTER_DATA_DIR=str(jup / "data"),
+        JUPYTER_CONFIG_DIR=str(jup / "config"), JUPYTER_RUNTIME_DIR=str(jup / "runtime"),
+        IPYTHONDIR=str(jup / "ipython"),
+        OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+        MPLBACKEND="module://matplotlib_inline.backend_inline", MATPLOTLIBRC=str(run.path / "matplotlibrc"))
+    return env
+
+
+def kill_run_processes(inside: Path) -> int:
+    """Kill every process (runner, kernel, anything they started) whose run folder lies in ``inside``.
+
+    Kernels start in a session of their own, so killing the runner does not stop them; they carry their run
+    folder in ``PAPERCLUB_RUN_DIR``, which is how they are found (Linux ``/proc``; elsewhere nothing)."""
+    from paperclub.rundir import ENV
+
+    root = str(inside.resolve())
+    killed = 0
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for item in environ:
+            if item.startswith(ENV.encode() + b"="):
+                target = item.split(b"=", 1)[1].decode(errors="replace")
+                if target == root or target.startswith(root + os.sep):
+                    try:
+                        os.kill(int(entry.name), signal.SIGKILL)
+                        killed += 1
+                    except OSError:
+                        pass
+                break
+    return killed
+
+
 # --------------------------------------------------------------------------- running one notebook
+
+PROBE_BEFORE = ("import importlib.util as _pc_u\n"
+                "print('PAPERCLUB_PROBE_BEFORE', [m for m in ('minimal_impls', 'paperclub') if _pc_u.find_spec(m)])")
+PROBE_AFTER = ("import sys as _pc_sys, json as _pc_json\n"
+               "_pc = {'python': _pc_sys.executable}\n"
+               "for _pc_m in ('minimal_impls', 'paperclub'):\n"
+               "    _pc[_pc_m] = getattr(_pc_sys.modules.get(_pc_m), '__file__', None)\n"
+               "print('PAPERCLUB_PROBE_AFTER', _pc_json.dumps(_pc))")
+
+
+def _probe_output(cell: Any, tag: str) -> str | None:
+    for out in cell.get("outputs", []):
+        for line in out.get("text", "").splitlines():
+            if line.startswith(tag + " "):
+                return line[len(tag) + 1:]
+    return None
+
+
+def run_one(ipynb: Path, run: RunDir, cell_timeout: int, work: Path) -> None:
+    """Execute the self-contained notebook ``ipynb`` with ``work`` (an empty folder) as its working
+    directory, into ``run``; on failure write its error file, keep the executed notebook, and exit 1.
+
+    Called in a subprocess by :func:`run_job` (``python -m paperclub.execute``).
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    os.environ.pop("PYTHONPATH", None)   # the kernel sees only public packages and its own written files
+    nb = nbformat.read(ipynb, as_version=4)
+    nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
+    nb.cells.insert(0, nbformat.v4.new_code_cell(PROBE_BEFORE, id="pc-probe-before"))
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE_AFTER, id="pc-probe-after"))
+    client = NotebookClient(nb, timeout=cell_timeout, kernel_name=KERNEL_NAME,
+                            resources={"metadata": {"path": str(work)}})
+    failure = None
+    try:
+        client.execute()
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
+        failure = err
+    before, after = _probe_output(nb.cells[0], "PAPERCLUB_PROBE_BEFORE"), _probe_output(nb.cells[-1], "PAPERCLUB_PROBE_AFTER")
+    nb.cells = [c for c in nb.cells if c.get("id") not in ("pc-probe-before", "pc-probe-after")]
+    if failure is not None:
+        run.error_file.write_text(_describe_failure(nb, failure, cell_timeout), encoding="utf-8")
+        nbformat.write(nb, run.notebook)
+        sys.exit(1)
+    nbformat.write(nb, run.notebook)
+    provenance = json.loads(after) if after else {}
+    for module in ("minimal_impls", "paperclub"):   # where the modules came from, relative to the run's folder
+        found = provenance.get(module)
+        if found and Path(found).resolve().is_relative_to(work):
+            provenance[module] = "work/" + Path(found).resolve().relative_to(work).as_posix()
+    provenance["importable_before"] = json.loads(before.replace("'", '"')) if before else None
+    (run.path / "provenance.json").write_text(json.dumps(provenance, indent=2), encoding="utf-8")
+    # CPU time of the kernel (a reaped child) and of this process: unlike wall time, it does not grow
+    # when other notebooks or programs share the cores, so the page can say how long it takes alone
+    import resource
+    used = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
+    run.cpu_file.write_text(f"{used:.2f}", encoding="utf-8")
+
 
 def _line_of_cell(py_text: str, n_cells: int, index: int) -> int | None:
     """The line in the ``.py`` file where cell ``index`` starts (jupytext py:percent markers)."""
@@ -167,113 +351,173 @@ def _line_of_cell(py_text: str, n_cells: int, index: int) -> int | None:
     return markers[index - offset]
 
 
-def run_one(notebook: Path, run: RunDir, cell_timeout: int) -> None:
-    """Execute ``notebook`` (a jupytext .py) into ``run``; on failure write its error file and exit 1.
-
-    Called in a subprocess by :func:`execute_all` (``python -m paperclub.execute``).
-    """
-    import jupytext
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
-    run.path.mkdir(parents=True, exist_ok=True)
-    os.environ.update(run.env(seed=RunDir.seed()))   # the seed the caller asked for (default 0)
-    text = read_text(notebook)
-    nb = jupytext.reads(text, fmt="py:percent")
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(notebook.parent)}})
-    try:
-        client.execute()
-    except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
-        run.error_file.write_text(_describe_failure(nb, text, err, cell_timeout), encoding="utf-8")
-        nbformat.write(nb, run.notebook)
-        sys.exit(1)
-    nbformat.write(nb, run.notebook)
-    # CPU time of the kernel (a reaped child) and of this process: unlike wall time, it does not grow
-    # when other notebooks or programs share the cores, so the page can say how long it takes alone
-    import resource
-    used = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-               for f in ("ru_utime", "ru_stime"))
-    run.cpu_file.write_text(f"{used:.2f}", encoding="utf-8")
+def _own_cells(nb: Any) -> int:
+    """How many set-up cells the self-contained notebook puts before the notebook's own cells."""
+    n = 0
+    for i, cell in enumerate(nb.cells):
+        if str(cell.get("id", "")).startswith("pc-"):
+            n = i + 1
+    return n
 
 
-def _describe_failure(nb: Any, text: str, err: Exception, cell_timeout: int) -> str:
-    """``cell N (line L): Error: message`` for the first cell that failed."""
-    from nbclient.exceptions import CellTimeoutError
+def _traceback_tail(output: dict, frames: int = 3) -> str:
+    import re as _re
+
+    lines = [_re.sub(r"\x1b\[[0-9;]*m", "", ln) for tb in output.get("traceback", []) for ln in tb.splitlines()]
+    lines = [ln for ln in lines if ln.strip() and not set(ln.strip()) <= set("-")]
+    # keep the last frames: each frame starts with a file/cell header line
+    starts = [i for i, ln in enumerate(lines) if ln.startswith(("File ", "Cell In", "  File "))]
+    keep = lines[starts[-frames]:] if len(starts) >= frames else lines[-12:]
+    return "\n".join(keep[-15:])
+
+
+def _describe_failure(nb: Any, err: Exception, cell_timeout: int, text: str | None = None) -> str:
+    """``cell N (line L): Error: message`` for the first cell that failed (numbered as in the ``.py``),
+    then the last frames of its traceback."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    skip = _own_cells(nb)
+    own = len(nb.cells) - skip
+    py = text if text is not None else nb.metadata.get("paperclub", {}).get("source", "")
+
+    def where(i: int) -> str:
+        if i < skip:
+            return f"set-up cell {i + 1}"
+        line = _line_of_cell(py, own, i - skip) if py else None
+        return f"cell {i - skip + 1}" + (f" (line {line})" if line else "")
 
     for i, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                line = _line_of_cell(text, len(nb.cells), i)
-                where = f"cell {i + 1}" + (f" (line {line})" if line else "")
-                return f"{where}: {output['ename']}: {output['evalue']}"
+                tail = _traceback_tail(output)
+                return f"{where(i)}: {output['ename']}: {output['evalue']}" + \
+                       ("\n" + "\n".join("    " + ln for ln in tail.splitlines()) if tail else "")
+    # no error output: the cell that started and never finished (a timeout, or a kernel that died)
+    running = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+               and "iopub.execute_input" in c.metadata.get("execution", {})
+               and "shell.execute_reply" not in c.metadata.get("execution", {})]
+    at = where(running[0]) + ": " if running else ""
     if isinstance(err, CellTimeoutError):
-        return f"a cell ran longer than {cell_timeout} s"
-    return str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        return f"{at}ran longer than {cell_timeout} s"
+    if isinstance(err, DeadKernelError):
+        return f"{at}the kernel died (it exited or was killed) while the cell ran"
+    return at + (str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__)
 
 
 # --------------------------------------------------------------------------- running them all: plan, run, promote
 
 @dataclass(frozen=True)
 class Job:
-    """A notebook that must run, with the cache key its result will be stored under."""
+    """A notebook run that must happen: which paper, the cache key its result is stored under, the seed,
+    and the self-contained notebook to run (prepared in the calling thread)."""
     slug: str
     notebook: Path
     key: str
+    seed: int = 0
+    ipynb: str = field(default="", compare=False, repr=False)
+    inputs: tuple[tuple[str, Path], ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def label(self) -> str:
+        return run_label(self.slug, self.seed)
+
+
+def self_contained(slug: str, notebook: Path, impl_dir: Path) -> str:
+    """The self-contained notebook (JSON text) that a run executes and the page offers."""
+    import nbformat
+
+    from paperclub import standalone
+
+    nb = standalone.make_notebook(slug, notebook, impl_dir)
+    nb.metadata["paperclub"]["source"] = read_text(notebook)
+    return nbformat.writes(nb)
+
+
+def _read_meta(run: RunDir) -> dict:
+    try:
+        meta = json.loads(run.meta_file.read_text(encoding="utf-8"))
+        return meta if isinstance(meta, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def plan(notebooks: dict[str, Path], impl_dir: Path, cache_dir: Path, versions: dict[str, str], *,
-         inputs: dict[str, list[Path]] | None = None, force: set[str] | bool = False,
+         inputs: dict[str, list[Path]] | None = None, force: set[str] | bool = False, seed: int = 0,
          ) -> tuple[dict[str, NotebookResult], list[Job]]:
-    """Split the notebooks into cached results and jobs to run."""
+    """Split the notebooks into cached results and jobs to run, at ``seed``. Parses every source here,
+    in the calling thread."""
     results: dict[str, NotebookResult] = {}
     jobs: list[Job] = []
+    root = impl_dir.parent
     for slug, nb in sorted(notebooks.items()):
         if not nb.exists():
             results[slug] = NotebookResult.failed(slug, 0.0, f"{nb.parent.name}/{nb.name}: file not found")
             continue
-        key = cache_key(nb, impl_dir, versions, (inputs or {}).get(slug, []))
-        run = RunDir(cache_dir / slug)
+        data = (inputs or {}).get(slug, [])
+        key = cache_key(nb, impl_dir, versions, data, seed)
+        run = RunDir(run_path(cache_dir, slug, seed))
         forced = force is True or (isinstance(force, set) and slug in force)
-        if not forced and run.meta_file.exists():
+        meta = _read_meta(run) if not forced else {}
+        if meta.get("key") == key and run.notebook.exists() and run.metrics_file.exists():
             try:
-                meta = json.loads(run.meta_file.read_text(encoding="utf-8"))
-            except ValueError:
-                meta = {}
-            if meta.get("key") == key:
-                results[slug] = NotebookResult.load(slug, "cached", meta["seconds"], run)
+                results[slug] = NotebookResult.load(slug, "cached", float(meta.get("seconds", 0.0)), run, seed)
                 continue
-        jobs.append(Job(slug, nb, key))
+            except PaperclubError:
+                pass   # a damaged cache entry runs again
+        rel = tuple((d.resolve().relative_to(root.resolve()).as_posix() if d.resolve().is_relative_to(root.resolve())
+                     else d.name, d) for d in data)
+        jobs.append(Job(slug, nb, key, seed, self_contained(slug, nb, impl_dir), rel))
     return results, jobs
 
 
-def run_job(job: Job, impl_dir: Path, cache_dir: Path, *, threads: int, limit_s: int) -> tuple[NotebookResult, RunDir | None]:
-    """Run one notebook into a fresh temporary run folder; return its result and that folder."""
+def run_job(job: Job, impl_dir: Path, cache_dir: Path, *, threads: int, limit_s: int,
+            kernel: Path | None = None, failed_dir: Path | None = None) -> tuple[NotebookResult, RunDir | None]:
+    """Run one self-contained notebook in an empty folder into a fresh temporary run folder; return its
+    result and that folder. A failed run's executed notebook is kept in ``failed_dir``."""
     t0 = time.monotonic()
     cache_dir.mkdir(parents=True, exist_ok=True)
+    kernel = kernel or kernel_home(cache_dir.parent)
     run = RunDir(Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{job.slug}-", dir=cache_dir)))
-    # the project's own minimal_impls comes first on the kernel's path
-    path = os.pathsep.join(x for x in (str(impl_dir.parent.resolve()), os.environ.get("PYTHONPATH")) if x)
+    work = run.path / "work"
+    work.mkdir()
+    for rel, src in job.inputs:     # the data files the paper declares, at the same relative paths
+        dest = work / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest)
+    source = run.path / "input.ipynb"
+    source.write_text(job.ipynb, encoding="utf-8")
     (run.path / "matplotlibrc").write_text(MATPLOTLIBRC, encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
-               PYTHONHASHSEED="0", MPLBACKEND="module://matplotlib_inline.backend_inline",
-               MATPLOTLIBRC=str(run.path / "matplotlibrc"))
-    name = f"{job.notebook.parent.name}/{job.notebook.name}"
+    env = kernel_env(run, kernel, job.seed, threads, impl_dir.parent.resolve())
+    name = f"{job.notebook.parent.name}/{job.notebook.name}" + (f" (seed {job.seed})" if job.seed else "")
+    proc = subprocess.Popen([sys.executable, "-m", "paperclub.execute", str(source), str(run.path), str(limit_s),
+                             str(work)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=work, start_new_session=True)
     try:
-        proc = subprocess.run([sys.executable, "-m", "paperclub.execute", str(job.notebook), str(run.path),
-                               str(limit_s)], capture_output=True, text=True, timeout=limit_s, env=env,
-                              cwd=job.notebook.parent)
+        _, stderr = proc.communicate(timeout=limit_s)
     except subprocess.TimeoutExpired:
+        kill_run_processes(run.path)
+        proc.kill()
+        proc.communicate()
         return NotebookResult.failed(job.slug, float(limit_s), f"{name}: exceeded the time limit of {limit_s} s"), run
+    except BaseException:
+        kill_run_processes(run.path)
+        proc.kill()
+        raise
+    finally:
+        kill_run_processes(run.path)   # nothing a run started outlives it
     seconds = time.monotonic() - t0
     if proc.returncode != 0:
         if run.error_file.exists():
             msg = run.error_file.read_text(encoding="utf-8").strip()
         else:
-            tail = [ln for ln in (proc.stderr or "").strip().splitlines() if ln.strip()]
+            tail = [ln for ln in (stderr or "").strip().splitlines() if ln.strip()]
             msg = tail[-1] if tail else f"exited with code {proc.returncode}"
+        if failed_dir is not None and run.notebook.exists():
+            failed_dir.mkdir(parents=True, exist_ok=True)
+            kept = failed_dir / f"{job.slug}{f'-seed-{job.seed}' if job.seed else ''}.ipynb"
+            shutil.copy2(run.notebook, kept)
+            first, _, rest = msg.partition("\n")
+            msg = first + f" [executed notebook kept in {kept}]" + ("\n" + rest if rest else "")
         return NotebookResult.failed(job.slug, seconds, f"{name}: {msg}"), run
     # the figure pages show: CPU seconds (what the notebook costs alone), else wall time
     try:
@@ -281,24 +525,25 @@ def run_job(job: Job, impl_dir: Path, cache_dir: Path, *, threads: int, limit_s:
     except (OSError, ValueError):
         cpu = None
     seconds = cpu if cpu is not None else seconds
-    run.meta_file.write_text(json.dumps({"key": job.key, "seconds": round(seconds, 2),
+    run.meta_file.write_text(json.dumps({"key": job.key, "seed": job.seed, "seconds": round(seconds, 2),
                                          "wall_seconds": round(time.monotonic() - t0, 2)}, indent=2),
                              encoding="utf-8")
-    return NotebookResult.load(job.slug, "executed", seconds, run), run
+    return NotebookResult.load(job.slug, "executed", seconds, run, job.seed), run
 
 
 def promote(result: NotebookResult, cache_dir: Path) -> NotebookResult:
-    """Move a finished run to ``<cache>/<slug>``, replacing the previous result (a failed run is not kept)."""
+    """Move a finished run to its place in the cache, replacing the previous result (a failed run is not kept)."""
     if not result.ok or result.run is None:
         return result
-    final = cache_dir / result.slug
-    old = cache_dir / f"{TMP_PREFIX}{result.slug}.old"
+    final = run_path(cache_dir, result.slug, result.seed)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    old = final.with_name(f"{TMP_PREFIX}{final.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
         final.rename(old)
     result.run.path.rename(final)
     shutil.rmtree(old, ignore_errors=True)
-    return NotebookResult.load(result.slug, result.status, result.seconds, RunDir(final))  # type: ignore[arg-type]
+    return NotebookResult.load(result.slug, result.status, result.seconds, RunDir(final), result.seed)  # type: ignore[arg-type]
 
 
 def clean_leftovers(cache_dir: Path) -> list[Path]:
@@ -312,6 +557,68 @@ def clean_leftovers(cache_dir: Path) -> list[Path]:
     return removed
 
 
+def run_jobs(todo: list[Job], impl_dir: Path, cache_dir: Path, *, jobs: int | None = None, limit_s: int = 300,
+             failed_dir: Path | None = None, log: Callable[[str], None] = print,
+             ) -> list[NotebookResult]:
+    """Run ``todo`` ``jobs`` at a time (threads that start subprocesses; nothing here parses Python), promote
+    each finished run into the cache, and return the results in completion order."""
+    if not todo:
+        return []
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    # one notebook per core, one thread each: small torch models on oversubscribed cores slow down
+    # by an order of magnitude (threads spin while waiting), so never give a kernel more than its share
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    kernel = kernel_home(cache_dir.parent)
+    started: dict[str, float] = {}
+    stop = threading.Event()
+    total, done = len(todo), 0
+
+    def ticker() -> None:
+        while not stop.wait(10.0):
+            now = time.monotonic()
+            busy = ", ".join(f"{s} {now - t:.0f}s" for s, t in sorted(dict(started).items()))
+            if busy:
+                log(f"  … [{done}/{total}] running: {busy}")
+
+    def work(job: Job) -> tuple[NotebookResult, RunDir | None]:
+        started[job.label] = time.monotonic()
+        try:
+            return run_job(job, impl_dir, cache_dir, threads=threads, limit_s=limit_s, kernel=kernel,
+                           failed_dir=failed_dir)
+        finally:
+            started.pop(job.label, None)
+
+    threading.Thread(target=ticker, daemon=True).start()
+    leftovers: list[RunDir] = []
+    out: list[NotebookResult] = []
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        for fut in as_completed([pool.submit(work, job) for job in todo]):
+            res, run = fut.result()
+            if run is not None:
+                leftovers.append(run)
+            res = promote(res, cache_dir)
+            out.append(res)
+            done += 1
+            mark = "executed" if res.ok else "FAILED"
+            log(f"  [{done}/{total}] {run_label(res.slug, res.seed):<28} {mark:<9} {res.seconds:6.1f} s"
+                + (f"  {res.error}" if res.error else ""))
+    except BaseException:
+        # Ctrl-C or a crash: stop every run of this cache now, kernels included, and drop the queue
+        pool.shutdown(wait=False, cancel_futures=True)
+        for run in leftovers:
+            kill_run_processes(run.path)
+        for p in cache_dir.glob(f"{TMP_PREFIX}*"):
+            kill_run_processes(p)
+        raise
+    finally:
+        stop.set()
+        pool.shutdown(wait=True)
+        for run in leftovers:  # failed runs; promoted ones have moved away
+            shutil.rmtree(run.path, ignore_errors=True)
+    return out
+
+
 def execute_all(
     notebooks: dict[str, Path],
     impl_dir: Path,
@@ -321,55 +628,19 @@ def execute_all(
     limit_s: int = 300,
     force: set[str] | bool = False,
     inputs: dict[str, list[Path]] | None = None,
+    failed_dir: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, NotebookResult]:
-    """Execute every notebook whose cache key changed, ``jobs`` at a time; return a result per slug.
+    """Execute every notebook (seed 0) whose cache key changed, ``jobs`` at a time; return a result per slug.
 
     A failing notebook never stops the others; its last good result stays in the cache.
     """
-    versions = library_versions()
-    results, todo = plan(notebooks, impl_dir, cache_dir, versions, inputs=inputs, force=force)
-    if not todo:
-        return results
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    # one notebook per core, one thread each: small torch models on oversubscribed cores slow down
-    # by an order of magnitude (threads spin while waiting), so never give a kernel more than its share
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    started: dict[str, float] = {}
-    stop = threading.Event()
-
-    def ticker() -> None:
-        while not stop.wait(10.0):
-            now = time.monotonic()
-            busy = ", ".join(f"{s} {now - t:.0f}s" for s, t in sorted(dict(started).items()))
-            if busy:
-                log(f"  … running: {busy}")
-
-    def work(job: Job) -> tuple[NotebookResult, RunDir | None]:
-        started[job.slug] = time.monotonic()
-        try:
-            return run_job(job, impl_dir, cache_dir, threads=threads, limit_s=limit_s)
-        finally:
-            started.pop(job.slug, None)
-
-    threading.Thread(target=ticker, daemon=True).start()
-    leftovers: list[RunDir] = []
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for fut in as_completed([pool.submit(work, job) for job in todo]):
-                res, run = fut.result()
-                if run is not None:
-                    leftovers.append(run)
-                res = promote(res, cache_dir)
-                results[res.slug] = res
-                mark = "executed" if res.ok else "FAILED"
-                log(f"  {res.slug:<24} {mark:<9} {res.seconds:6.1f} s" + (f"  {res.error}" if res.error else ""))
-    finally:
-        stop.set()
-        for run in leftovers:  # failed runs; promoted ones have moved away
-            shutil.rmtree(run.path, ignore_errors=True)
+    results, todo = plan(notebooks, impl_dir, cache_dir, library_versions(), inputs=inputs, force=force)
+    for res in run_jobs(todo, impl_dir, cache_dir, jobs=jobs, limit_s=limit_s, failed_dir=failed_dir, log=log):
+        results[res.slug] = res
     return results
 
 
-if __name__ == "__main__":  # pragma: no cover - exercised through execute_all
-    run_one(Path(sys.argv[1]).resolve(), RunDir(Path(sys.argv[2]).resolve()), int(sys.argv[3]))
+if __name__ == "__main__":  # pragma: no cover - exercised through run_job
+    run_one(Path(sys.argv[1]).resolve(), RunDir(Path(sys.argv[2]).resolve()), int(sys.argv[3]),
+            Path(sys.argv[4]).resolve())

@@ -50,6 +50,8 @@ class Project:
     @property
     def png_cache(self) -> Path: return self.build_dir / "png-cache"
     @property
+    def failed_dir(self) -> Path: return self.build_dir / "failed"
+    @property
     def node_modules(self) -> Path: return self.root / "node_modules"
     @property
     def mkdocs_yml(self) -> Path: return self.root / "mkdocs.yml"

@@ -108,6 +108,8 @@ def notebook_markdown(executed: Path, slug: str, png_cache: Path | None = None) 
     from nbconvert import MarkdownExporter
 
     nb = nbformat.read(executed, as_version=4)
+    # the self-contained notebook's set-up cells (writing the implementation and runtime) are not the story
+    nb.cells = [c for c in nb.cells if not str(c.get("id", "")).startswith("pc-")]
     _text_outputs_as_html(nb)
     alts = _alt_texts(nb)
     files: dict[str, bytes] = {}

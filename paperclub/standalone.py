@@ -7,12 +7,14 @@ cells that write those files into the folder it runs in:
 1. a Markdown cell saying what it is, the repository (when configured) and the pip line;
 2. a cell per implementation file it imports, followed transitively (``common.py``, and other
    papers' modules: CLIP imports ViT), written to ``minimal_impls/<name>.py``;
-3. a stand-in ``paperclub.py``: ``record`` prints, ``savefig`` does nothing (figures show inline),
-   ``show_animation`` shows a GIF.
+3. the notebook runtime as a tiny ``paperclub`` package: the very ``paperclub/runtime.py`` and
+   ``paperclub/rundir.py`` the site uses (standard library only). Run by hand, ``record`` prints,
+   ``savefig`` does nothing (figures show inline) and ``show_animation`` shows a GIF; run by the build
+   (which names a run folder), they record the metrics and figures the page shows.
 
-The rest of the notebook is unchanged, with the outputs of the build's run when they belong to the
-same text. It is generated at build time from the same sources as the site, so it never drifts, and
-it needs only public packages: no clone, no paperclub, no network, no Node.
+The rest of the notebook is unchanged. The build executes exactly this notebook, in an empty folder with
+only public packages importable (:mod:`paperclub.execute`), and the page offers that executed copy: the
+download is what ran. It needs no clone, no installed paperclub, no network, no Node.
 
 The functions here read sources and return a notebook, bytes or Markdown; only :func:`write_notebook`
 writes a file.
@@ -153,7 +155,7 @@ def file_cell(path: str, text: str) -> str:
 
 SETUP = f'''#@title Set-up: where the files go (run the set-up cells first)
 # The next cells write the implementation this notebook imports (`minimal_impls/`) and a small
-# stand-in for the site's notebook helpers (`paperclub.py`) into the current folder.
+# package of the site's notebook helpers (`paperclub/`) into the current folder.
 import importlib
 import os
 import sys
@@ -178,85 +180,26 @@ if os.getcwd() not in sys.path and "" not in sys.path:
     sys.path.insert(0, os.getcwd())   # Jupyter and Colab have the notebook's folder on the path already
 importlib.invalidate_caches()'''
 
-# The stand-in for paperclub's notebook helpers; same names and signatures as paperclub.runtime
-# (a test compares them), but it writes nothing: figures show inline, recorded figures are printed.
-STAND_IN = '''"""Stand-in for the paper club's notebook helpers, so this notebook runs without the site's generator.
+# The notebook runtime the set-up cells write: the site's own two modules, and an __init__ that exports
+# the helpers (not the generator's __init__, which imports the rest of paperclub).
+RUNTIME_INIT = '''"""The paper club's notebook helpers (the same code the site's build runs with).
 
-record(name, value) prints a figure the site's claims table shows; savefig(fig, name) does nothing
-(the figure shows inline anyway); show_animation(frames, name) shows frames as a GIF.
+record(name, value) prints a figure the site's claims table shows; savefig(fig, name) keeps a figure
+when the site's build runs the notebook (it shows inline anyway); seed() is the run's seed (0 unless
+the PAPERCLUB_SEED environment variable says otherwise); show_animation(frames, name) shows a GIF.
 """
-import io
-import math
-import re
+from paperclub.runtime import record, savefig, seed, show_animation
 
-
-def record(name, value):
-    """Print a recorded figure (numbers and booleans only) and return the value unchanged."""
-    if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
-        raise ValueError(f"record(): name must be an identifier like 'test_accuracy', got {name!r}")
-    plain = value
-    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (bool, int, float)):
-        plain = value.item()
-    if isinstance(plain, float) and not math.isfinite(plain):
-        raise ValueError(f"record({name!r}): value must be finite, got {plain}")
-    if not isinstance(plain, (bool, int, float)):
-        raise ValueError(f"record({name!r}): value must be a number or a bool, got {type(plain).__name__} {plain!r}")
-    print(f"recorded {name} = {plain:.4g}" if isinstance(plain, float) else f"recorded {name} = {plain}")
-    return value
-
-
-def seed():
-    """The run's seed: 0, or the PAPERCLUB_SEED environment variable (the site's sweep sets 1, 2, ...)."""
-    import os
-
-    return int(os.environ.get("PAPERCLUB_SEED", "0") or 0)
-
-
-def _check_name(name):
-    if not isinstance(name, str) or not re.match(r"^[a-z0-9][a-z0-9_-]*$", name):
-        raise ValueError(f"figure name must be lowercase letters, digits, '-' or '_', got {name!r}")
-
-
-def savefig(fig, name, dpi=150):
-    """The site keeps the figure for its pages; here it just shows inline, as every figure does."""
-    _check_name(name)
-
-
-def show_animation(frames, name, fps=12, width=None):
-    """Show frames (HxWx3 uint8 arrays or a matplotlib FuncAnimation) as an animated GIF."""
-    _check_name(name)
-    if hasattr(frames, "to_jshtml"):  # a matplotlib FuncAnimation
-        import tempfile
-        from pathlib import Path
-
-        from matplotlib.animation import PillowWriter
-
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "a.gif"
-            frames.save(out, writer=PillowWriter(fps=fps))
-            data = out.read_bytes()
-    else:
-        import numpy as np
-        from PIL import Image
-
-        images = [Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in frames]
-        if not images:
-            raise ValueError("show_animation(): frames is empty")
-        if width is not None:
-            h = round(images[0].height * width / images[0].width)
-            images = [im.resize((width, h)) for im in images]
-        buf = io.BytesIO()
-        images[0].save(buf, format="GIF", save_all=True, append_images=images[1:],
-                       duration=int(1000 / fps), loop=0)
-        data = buf.getvalue()
-    try:
-        from IPython.display import Image as IPImage, display
-
-        display(IPImage(data=data, format="gif"))
-    except ImportError:  # a plain python run: nothing to show
-        pass
-    return data
+__all__ = ["record", "savefig", "seed", "show_animation"]
 '''
+
+
+def runtime_files() -> dict[str, str]:
+    """``paperclub/…`` path → source of the runtime a self-contained notebook writes."""
+    here = Path(__file__).parent
+    return {"paperclub/__init__.py": RUNTIME_INIT,
+            "paperclub/rundir.py": (here / "rundir.py").read_text(encoding="utf-8"),
+            "paperclub/runtime.py": (here / "runtime.py").read_text(encoding="utf-8")}
 
 
 # --------------------------------------------------------------------------- the notebook
@@ -278,8 +221,9 @@ def intro_markdown(slug: str, title: str, files: list[str], packages: list[str],
              "package: the set-up cells below write what it imports into the folder it runs in:", "",
              "- " + ", ".join(f"`{f}`" for f in files) + ": the reference implementation, exactly as "
              "in the repository when the site was built;",
-             "- `paperclub.py`: a stand-in for the site's notebook helpers (`record` prints a figure, "
-             "`savefig` does nothing because figures show inline, `show_animation` shows a GIF).", ""]
+             "- `paperclub/`: the site's notebook helpers (`record` prints a figure, `savefig` keeps it only "
+             "when the site's build runs the notebook, `seed` is the run's seed, `show_animation` shows a GIF).",
+             ""]
     if packages:
         lines += [f"It needs only public packages (Colab has them all): `{pip_line(packages)}`"
                   + (f" (the site's run used {tested_versions(packages)})." if tested_versions(packages) else "."),
@@ -323,7 +267,8 @@ def make_notebook(slug: str, source: Path, impl_dir: Path, *, executed: Path | N
              _hidden(SETUP, "pc-setup")]
     for i, (path, src) in enumerate(files.items()):
         cells.append(_hidden(file_cell(path, src), f"pc-file-{i}"))
-    cells.append(_hidden(file_cell("paperclub.py", STAND_IN), "pc-stand-in"))
+    for j, (path, src) in enumerate(runtime_files().items()):
+        cells.append(_hidden(file_cell(path, src), f"pc-runtime-{j}"))
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     out = nbformat.v4.new_notebook(cells=cells + list(nb.cells))
@@ -331,7 +276,8 @@ def make_notebook(slug: str, source: Path, impl_dir: Path, *, executed: Path | N
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},
         "colab": {"name": f"{slug}.ipynb", "provenance": []},
-        "paperclub": {"slug": slug, "self_contained": True, "writes": list(files) + ["paperclub.py"]},
+        "paperclub": {"slug": slug, "self_contained": True, "writes": list(files) + list(runtime_files()),
+                      "packages": packages},
     })
     nbformat.validate(out)
     return out
@@ -356,9 +302,22 @@ def page_notebook(project, paper, result) -> bytes:
     from paperclub import config as config_mod
 
     run = getattr(result, "run", None)
-    nb = make_notebook(paper.slug, project.notebooks / f"{paper.slug}.py", project.impls,
-                       executed=run.notebook if run is not None else None, config=config_mod.load(project.root),
-                       title=paper.title, seconds=result.seconds or None)
+    config = config_mod.load(project.root)
+    executed = run.notebook if run is not None else None
+    if executed is not None and executed.exists():
+        # the notebook that ran, outputs and all; only its introduction is rewritten (title, runtime, links)
+        nb = nbformat.read(executed, as_version=4)
+        meta = nb.metadata.get("paperclub", {})
+        meta.pop("source", None)
+        files = [w for w in meta.get("writes", []) if w.startswith(PACKAGE + "/")]
+        intro = intro_markdown(paper.slug, paper.title, files, list(meta.get("packages", [])), config,
+                               result.seconds or None, outputs=True)
+        for cell in nb.cells:
+            if cell.get("id") == "pc-about":
+                cell.source = intro
+    else:
+        nb = make_notebook(paper.slug, project.notebooks / f"{paper.slug}.py", project.impls, config=config,
+                           title=paper.title, seconds=result.seconds or None)
     return (nbformat.writes(nb) + "\n").encode("utf-8")
 
 

@@ -19,6 +19,9 @@ def make_project(base: Path, slugs: list[str]) -> Path:
     shutil.copy2(ROOT / "mkdocs.yml", base / "mkdocs.yml")
     shutil.copytree(ROOT / "docs", base / "docs")
     (base / "node_modules").symlink_to(ROOT / "node_modules", target_is_directory=True)
+    # a clone has the shared helpers the scaffolded implementation imports
+    (base / "minimal_impls").mkdir(exist_ok=True)
+    shutil.copy2(ROOT / "minimal_impls" / "common.py", base / "minimal_impls" / "common.py")
     for slug in slugs:
         scaffold(Project(base), f"Paper {slug}", slug, 2026)
     return base

@@ -36,7 +36,7 @@ def test_cache_key_follows_imports(project_factory):
     (impls / "helper.py").write_text("X = 1\n")
     impl = impls / "alpha.py"
     impl.write_text("from .helper import X\n" + impl.read_text())
-    assert [d.name for d in dependencies(nb, impls)] == ["alpha.py", "helper.py"]
+    assert [d.name for d in dependencies(nb, impls)] == ["alpha.py", "common.py", "helper.py"]
     versions = {"torch": "1"}
     k0 = cache_key(nb, impls, versions)
     (impls / "helper.py").write_text("X = 2\n")            # a transitive dependency changed

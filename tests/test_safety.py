@@ -152,8 +152,15 @@ def test_force_reruns_a_cached_notebook(project_factory):
     key = cache_key(nb, impls, {"v": "1"})
     (cache / "frc").mkdir(parents=True)
     (cache / "frc" / "meta.json").write_text(json.dumps({"key": key, "seconds": 1.0}))
+    (cache / "frc" / "notebook.ipynb").write_text("{}")
+    (cache / "frc" / "metrics.json").write_text("{}")
     cached, todo = plan({"frc": nb}, impls, cache, {"v": "1"})
     assert cached["frc"].status == "cached" and not todo
+    (cache / "frc" / "metrics.json").unlink()      # a damaged entry runs again, never a false "not recorded"
+    assert plan({"frc": nb}, impls, cache, {"v": "1"})[1] == [Job("frc", nb, key)]
+    (cache / "frc" / "metrics.json").write_text("[not json")
+    assert plan({"frc": nb}, impls, cache, {"v": "1"})[1] == [Job("frc", nb, key)]
+    (cache / "frc" / "metrics.json").write_text("{}")
     for force in ({"frc"}, True):
         cached, todo = plan({"frc": nb}, impls, cache, {"v": "1"}, force=force)
         assert todo == [Job("frc", nb, key)] and not cached

@@ -2,8 +2,9 @@
 
 Fast tier: the cells that write the implementation files, the stand-in helpers, the config and the
 page's links with and without a repository, and the Makefile's set-up (no npm for notebooks).
-Slow tier: every paper's self-contained notebook runs top to bottom in an empty folder, in a
-subprocess that cannot import the repository's ``minimal_impls`` or ``paperclub``.
+Slow tier: the build's own run of every paper is the self-contained notebook, executed in an empty folder
+by a kernel that could not import the repository's ``minimal_impls`` or ``paperclub``, and the page
+offers exactly that executed notebook.
 """
 from __future__ import annotations
 
@@ -15,9 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
-import sysconfig
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -99,35 +98,47 @@ def test_public_packages_names_pip_packages_not_stdlib_or_project():
     assert standalone.public_packages([src]) == ["torch", "numpy", "scikit-learn", "scikit-image", "pillow"]
 
 
-# --------------------------------------------------------------------------- the stand-in helpers
+# --------------------------------------------------------------------------- the runtime it writes
 
 @pytest.fixture
 def stand_in(tmp_path):
-    (tmp_path / "pc_stand_in.py").write_text(standalone.STAND_IN)
+    """The ``paperclub`` package a self-contained notebook writes, imported from its own folder."""
+    import importlib
+
+    for path, text in standalone.runtime_files().items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    saved = {k: v for k, v in sys.modules.items() if k == "paperclub" or k.startswith("paperclub.")}
+    for k in saved:
+        del sys.modules[k]
     sys.path.insert(0, str(tmp_path))
     try:
-        import importlib
-
-        yield importlib.import_module("pc_stand_in")
+        mod = importlib.import_module("paperclub")
+        assert Path(mod.__file__).parent == tmp_path / "paperclub"      # the written copy, not the project
+        yield mod
     finally:
         sys.path.remove(str(tmp_path))
-        sys.modules.pop("pc_stand_in", None)
+        for k in [k for k in sys.modules if k == "paperclub" or k.startswith("paperclub.")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
 
 
-def test_stand_in_has_the_runtime_signatures(stand_in):
-    from paperclub import runtime
+def test_written_runtime_is_the_sites_own():
+    files = standalone.runtime_files()
+    assert files["paperclub/runtime.py"] == (ROOT / "paperclub/runtime.py").read_text(encoding="utf-8")
+    assert files["paperclub/rundir.py"] == (ROOT / "paperclub/rundir.py").read_text(encoding="utf-8")
+    # standard library only at import time: a notebook needs no paperclub install
+    for text in files.values():
+        top = {n.names[0].name.split(".")[0] if isinstance(n, ast.Import) else (n.module or "").split(".")[0]
+               for n in ast.parse(text).body if isinstance(n, (ast.Import, ast.ImportFrom))}
+        assert top <= set(sys.stdlib_module_names) | {"paperclub", "__future__"}, top
 
-    for name in ("record", "savefig", "seed", "show_animation"):
-        real = inspect.signature(getattr(runtime, name))
-        ours = inspect.signature(getattr(stand_in, name))
-        assert [(p.name, p.default) for p in ours.parameters.values()] == \
-               [(p.name, p.default) for p in real.parameters.values()], name
 
-
-def test_stand_in_record_prints_numbers_and_refuses_the_rest(stand_in, capsys):
+def test_stand_in_record_prints_numbers_and_refuses_the_rest(stand_in, capsys, monkeypatch):
     import numpy as np
     import torch
 
+    monkeypatch.delenv("PAPERCLUB_RUN_DIR", raising=False)
     assert stand_in.record("acc", 0.87777777) == 0.87777777
     assert stand_in.record("steps", np.int64(12)) == 12
     t = torch.tensor(0.5)
@@ -142,6 +153,16 @@ def test_stand_in_record_prints_numbers_and_refuses_the_rest(stand_in, capsys):
         stand_in.record("not a name", 1)
 
 
+def test_stand_in_seed_reads_the_run_contract(stand_in, monkeypatch):
+    monkeypatch.delenv("PAPERCLUB_SEED", raising=False)
+    assert stand_in.seed() == 0
+    monkeypatch.setenv("PAPERCLUB_SEED", "3")
+    assert stand_in.seed() == 3
+    monkeypatch.setenv("PAPERCLUB_SEED", "three")
+    with pytest.raises(ValueError, match="PAPERCLUB_SEED"):
+        stand_in.seed()
+
+
 def test_stand_in_savefig_and_animation(stand_in, tmp_path, monkeypatch):
     import matplotlib
     import numpy as np
@@ -149,11 +170,13 @@ def test_stand_in_savefig_and_animation(stand_in, tmp_path, monkeypatch):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    monkeypatch.delenv("PAPERCLUB_RUN_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
     fig, _ = plt.subplots()
     assert stand_in.savefig(fig, "fit") is None
     plt.close(fig)
-    assert list(tmp_path.iterdir()) == [tmp_path / "pc_stand_in.py"]   # nothing written
+    assert sorted(tmp_path.rglob("*")) == before   # nothing written
     with pytest.raises(ValueError, match="figure name"):
         stand_in.savefig(None, "Bad Name")
     frames = [np.full((8, 8, 3), i * 20, dtype=np.uint8) for i in range(4)]
@@ -171,13 +194,14 @@ def test_self_contained_notebook_layout():
     assert intro.cell_type == "markdown" and "self-contained" in intro.source
     assert "pip install torch" in intro.source and "example-club/paper-club" in intro.source
     writes = nb.metadata["paperclub"]["writes"]
-    assert writes[0] == "minimal_impls/__init__.py" and writes[-1] == "paperclub.py"
+    assert writes[0] == "minimal_impls/__init__.py" and writes[-3:] == list(standalone.runtime_files())
     assert {"minimal_impls/quadruped_ik.py", "minimal_impls/common.py"} <= set(writes)
     file_cells = nb.cells[2:2 + len(writes)]
     assert [re.search(r"`([^`]+)`", c.source).group(1) for c in file_cells] == writes
     assert all(c.metadata["cellView"] == "form" for c in [setup, *file_cells])
     sources = standalone.module_files(ROOT / "notebooks/quadruped-ik.py", ROOT / "minimal_impls")
-    for cell in file_cells[:-1]:                   # each cell carries its source exactly
+    sources.update(standalone.runtime_files())
+    for cell in file_cells:                        # each cell carries its source exactly
         path, text = (ast.literal_eval(a) for a in ast.parse(cell.source).body[0].value.args)
         assert text == sources[path], path
     # the notebook itself follows, unchanged
@@ -343,116 +367,37 @@ def test_make_notebooks_runs_with_npm_hidden(tmp_path):
 # --------------------------------------------------------------------------- slow: every paper, isolated
 
 SLUGS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
-RUNNER = r'''
-import sys
-import nbformat
-from nbclient import NotebookClient
-
-nb = nbformat.read(sys.argv[1], as_version=4)
-nb.cells.append(nbformat.v4.new_code_cell(
-    "import sys, minimal_impls, paperclub\n"
-    "print('PROBE', sys.executable, minimal_impls.__file__, paperclub.__file__, sep='|')"))
-NotebookClient(nb, timeout=int(sys.argv[3]), kernel_name="python3",
-               resources={"metadata": {"path": "."}}).execute()
-nbformat.write(nb, sys.argv[2])
-import resource
-print("KERNEL_CPU_S", resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime)   # the kernel, once it has exited
-'''
-
-
-@pytest.fixture(scope="session")
-def clean_python(tmp_path_factory) -> Path:
-    """A throwaway venv that sees the public packages of this one, but not the project.
-
-    The project is installed editable (``pip install -e``), so this venv's own python imports
-    ``minimal_impls`` and ``paperclub`` from anywhere. The new venv reaches the same site-packages
-    through a plain path entry, which does not run the editable finder's ``.pth`` hook."""
-    base = tmp_path_factory.mktemp("clean-venv") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(base)], check=True)
-    py = base / "bin" / "python"
-    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    Path(site, "_public_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    return py
-
-
-def isolated_env(work: Path, python: Path) -> dict[str, str]:
-    """No PYTHONPATH, no user site, Jupyter's and IPython's folders inside ``work``, one thread."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTHON", "PAPERCLUB", "JUPYTER", "IPYTHON", "VIRTUAL_ENV", "MPLBACKEND"))}
-    jup = work.parent / (work.name + "-jupyter")
-    spec = jup / "data" / "kernels" / "python3"
-    spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-s", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (isolated)", "language": "python"}))
-    env.update(JUPYTER_PATH=str(jup / "data"), JUPYTER_DATA_DIR=str(jup / "data"),
-               JUPYTER_CONFIG_DIR=str(jup / "config"), JUPYTER_RUNTIME_DIR=str(jup / "runtime"),
-               IPYTHONDIR=str(jup / "ipython"), PYTHONNOUSERSITE="1",
-               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    return env
-
-
-def run_isolated(slug: str, python: Path, base: Path, limit_s: int = 600) -> dict:
-    """Build ``slug``'s self-contained notebook, copy it alone into an empty folder, execute it there."""
-    cache = ROOT / "build" / "cache" / slug / "notebook.ipynb"      # outputs only; the run below is real
-    made = base / f"{slug}-built"
-    nb_path = standalone.write_notebook(made / f"{slug}.ipynb", slug, ROOT / "notebooks" / f"{slug}.py",
-                                        ROOT / "minimal_impls", executed=cache if cache.exists() else None)
-    work = base / slug
-    work.mkdir()
-    shutil.copy2(nb_path, work / nb_path.name)
-    env = isolated_env(work, python)
-    # before the notebook writes anything, neither the implementation nor paperclub can be imported
-    for module in ("minimal_impls", "paperclub"):
-        probe = subprocess.run([str(python), "-s", "-c", f"import {module}"], cwd=work, env=env,
-                               capture_output=True, text=True)
-        assert probe.returncode != 0 and "ModuleNotFoundError" in probe.stderr, \
-            f"{module} is importable outside the notebook's own files: the test is not isolated"
-    t0 = time.monotonic()
-    proc = subprocess.run([str(python), "-I", "-c", RUNNER, nb_path.name, "executed.ipynb", str(limit_s)],
-                          cwd=work, env=env, capture_output=True, text=True, timeout=limit_s + 60)
-    cpu = re.search(r"KERNEL_CPU_S ([0-9.]+)", proc.stdout or "")
-    return {"work": work, "proc": proc, "seconds": time.monotonic() - t0, "cpu": float(cpu.group(1)) if cpu else None}
-
-
-@pytest.fixture(scope="session")
-def isolated_runs(request, clean_python, tmp_path_factory):
-    """Run the selected papers' notebooks, as many at once as there are cores (one thread each)."""
-    wanted = sorted({item.callspec.params["slug"] for item in request.session.items
-                     if item.originalname == "test_self_contained_notebook_runs_anywhere"})
-    base = tmp_path_factory.mktemp("anywhere")
-    t0 = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-        runs = dict(zip(wanted, pool.map(lambda s: run_isolated(s, clean_python, base), wanted)))
-    total = time.monotonic() - t0
-    cpu = sum(r["cpu"] or 0 for r in runs.values())
-    print(f"\nself-contained notebooks: {len(runs)} in {total:.0f} s wall, kernels {cpu:.0f} s CPU; "
-          + ", ".join(f"{s} {r['seconds']:.0f} s wall/{r['cpu'] or 0:.0f} s CPU" for s, r in runs.items()))
-    return runs
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("site")
 @pytest.mark.parametrize("slug", SLUGS)
-def test_self_contained_notebook_runs_anywhere(slug, isolated_runs, clean_python):
-    run = isolated_runs[slug]
-    proc, work = run["proc"], run["work"]
-    tail = re.sub(r"\x1b\[[0-9;]*m", "", proc.stderr or proc.stdout).strip()[-2500:]   # without colours
-    assert proc.returncode == 0, f"{slug}: the self-contained notebook failed in an empty folder:\n{tail}"
+def test_the_build_ran_the_self_contained_notebook_in_isolation(slug, built_site):
+    """The build executes the download itself: the self-contained notebook, in an empty folder, in a kernel
+    that could import neither the project's implementation nor paperclub before the notebook wrote them.
+    The page offers exactly that executed notebook."""
     import nbformat
 
-    nb = nbformat.read(work / "executed.ipynb", as_version=4)
-    probe = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
-    _, exe, impl_file, helper_file = probe.strip().split("|")
-    assert exe.startswith(str(clean_python.parent.parent)), exe       # the isolated interpreter
-    assert Path(impl_file).parent.parent == work.resolve(), impl_file  # its own written files
-    assert Path(helper_file) == work.resolve() / "paperclub.py", helper_file
-    # each file is exactly the text its cell carries (the cells carry the sources: see the fast tests;
-    # the repository's files may have changed since, while other papers are being edited)
-    for cell in nb.cells:
+    site, report = built_site
+    result = report.results[slug]
+    assert result.ok and result.run is not None, result.error
+    prov = json.loads((result.run.path / "provenance.json").read_text())
+    assert prov["importable_before"] == [], prov            # nothing of the project was importable at the start
+    assert prov["minimal_impls"] == "work/minimal_impls/__init__.py", prov
+    assert prov["paperclub"] == "work/paperclub/__init__.py", prov
+    assert "/kernel/venv/" in prov["python"], prov         # the throwaway venv without the project
+    ran = nbformat.read(result.run.notebook, as_version=4)
+    offered = nbformat.read(site / "papers" / slug / f"{slug}.ipynb", as_version=4)
+    code = lambda nb: [(c.source, json.dumps(c.get("outputs", []), sort_keys=True))   # noqa: E731
+                       for c in nb.cells if c.cell_type == "code"]
+    assert code(offered) == code(ran)                       # the download is what ran, outputs and all
+    assert offered.metadata["paperclub"]["self_contained"] is True
+    work = result.run.path / "work"
+    # each file it wrote is exactly the text its cell carries, and nothing else was written
+    for cell in ran.cells:
         call = ast.parse(cell.source).body[0].value if cell.source.startswith("#@title Write") else None
         if call is not None:
             path, text = (ast.literal_eval(arg) for arg in call.args)
             assert (work / path).read_text(encoding="utf-8") == text + standalone.MARK + "\n", path
     assert sorted(p.relative_to(work).as_posix() for p in work.rglob("*.py")) == \
-        sorted(nb.metadata["paperclub"]["writes"])
+        sorted(offered.metadata["paperclub"]["writes"])
