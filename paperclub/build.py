@@ -11,6 +11,7 @@ complete site.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fcntl
 import os
@@ -30,6 +31,7 @@ from paperclub import audit, fragments as frag, render, schedule, slides
 from paperclub.bind import literal_numbers
 from paperclub.check import check_project, inputs_of
 from paperclub.errors import PaperclubError
+from paperclub import execute
 from paperclub.execute import NotebookResult, clean_leftovers, execute_all, read_text
 from paperclub.layout import Project, SiteMap
 from paperclub.papers import Paper
@@ -44,7 +46,8 @@ HAND_WRITTEN_NAV = [("Running the notebooks", "running-locally.md"), ("Adding a 
 class BuildReport:
     papers: list[Paper] = field(default_factory=list)
     results: dict[str, NotebookResult] = field(default_factory=dict)
-    failed_claims: list[str] = field(default_factory=list)   # claims that do not hold, or are vacuous
+    failed_claims: list[str] = field(default_factory=list)   # claims that do not hold, are vacuous or fragile
+    unswept: list[str] = field(default_factory=list)         # papers with no current sweep ("not re-run")
     warnings: list[str] = field(default_factory=list)        # trust warnings: missing controls, literal numbers
     seconds: float = 0.0
     site: Path | None = None
@@ -165,7 +168,8 @@ def step_schedule(st: Stage) -> list[str]:
 
 
 def step_metrics(st: Stage) -> list[str]:
-    return [st.write(SiteMap.METRICS, render.metrics_json(st.papers, st.results))]
+    return [st.write(SiteMap.METRICS, render.metrics_json(st.papers, st.results)),
+            st.write(SiteMap.CLAIMS, render.claims_json(st.papers, st.results))]
 
 
 STEPS: list[tuple[str, Callable[[Stage], list[str]]]] = [
@@ -329,11 +333,24 @@ def swap_in(new_site: Path, site: Path) -> None:
 
 # --------------------------------------------------------------------------- the pipeline
 
+def with_sweeps(results: dict[str, NotebookResult], cache: Path) -> dict[str, NotebookResult]:
+    """Each result with the metrics of its paper's last sweep, when that sweep is current."""
+    out = {}
+    for slug, res in results.items():
+        key = execute._read_meta(res.run).get("key") if res.run is not None else None
+        runs = execute.sweep_metrics(cache, slug, key) if key else None
+        out[slug] = dataclasses.replace(res, sweep=runs)
+    return out
+
+
 def judge(project: Project, papers: list[Paper], results: dict[str, NotebookResult], report: BuildReport) -> None:
-    """Claims that fail or are vacuous, and measured numbers typed by hand into notes or decks."""
+    """Claims that fail, are vacuous or fragile; papers not re-run over seeds; measured numbers typed by
+    hand into notes or decks."""
     for p in papers:
         metrics = results[p.slug].metrics
-        for v in p.verdicts(metrics):
+        if p.claims and results[p.slug].sweep is None:
+            report.unswept.append(f"{p.label}: not re-run over seeds (run 'paperclub sweep {p.slug}')")
+        for v in p.verdicts(metrics, results[p.slug].sweep):
             problem = v.problem()
             if problem and v.missing:
                 raise PaperclubError(f"{p.label}: {problem}")
@@ -346,6 +363,95 @@ def judge(project: Project, papers: list[Paper], results: dict[str, NotebookResu
             for line, lit, metric in literal_numbers(text, metrics):
                 report.warnings.append(f"{name}:{line}: the literal {lit} equals the recorded metric {metric!r}; "
                                        f"write {{{{ {metric} }}}} instead")
+
+
+def select(project: Project, only: list[str] | None, force: list[str] | bool,
+           ) -> tuple[list[Paper], list[str], set[str] | bool]:
+    """The papers to work on (all, or ``only``), after ``paperclub check``; its warnings; the forced slugs."""
+    checked = check_project(project)
+    papers = checked.papers
+    known = {p.slug for p in papers} | {f.stem for f in project.papers.glob("*.md")}
+    if only:
+        unknown = sorted(set(only) - known)
+        if unknown:
+            raise PaperclubError(f"--only: unknown paper slug {unknown[0]!r} "
+                                 f"(known: {', '.join(sorted(p.slug for p in papers))})")
+        papers = [p for p in papers if p.slug in only]
+        prefixes = tuple(project.rel(f) for s in only for f in project.files_of(s).values())
+        checked.problems = [x for x in checked.problems if x.startswith(prefixes) or not x.startswith(
+            ("papers/", "notebooks/", "slides/", "minimal_impls/"))]
+        checked.warnings = [x for x in checked.warnings if x.startswith(prefixes)]
+    if checked.problems:
+        raise PaperclubError("paperclub check found problems, site left unchanged:\n  " +
+                             "\n  ".join(checked.problems))
+    if force is True:
+        return papers, list(checked.warnings), True
+    forced = set(force or [])
+    for slug in sorted(forced - {p.slug for p in papers}):
+        if slug in known:
+            raise PaperclubError(f"--force: paper {slug!r} is not part of this build (--only "
+                                 f"{' '.join(only or [])}); add it to --only")
+        raise PaperclubError(f"--force: unknown paper slug {slug!r} (known: {', '.join(sorted(known))})")
+    return papers, list(checked.warnings), forced
+
+
+@dataclass
+class SweepReport:
+    papers: list[Paper] = field(default_factory=list)
+    runs: dict[tuple[str, int], NotebookResult] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)     # fragile, vacuous or failing claims over the seeds
+    seconds: float = 0.0
+
+
+def sweep(project: Project, cache: Path, *, only: list[str] | None = None, seeds: int = execute.DEFAULT_SEEDS,
+          force: list[str] | bool = False, jobs: int | None = None, limit_s: int = 300,
+          log: Callable[[str], None] = print, wait: bool = False) -> SweepReport:
+    """Run every notebook (or ``only`` some) at seeds 0…``seeds``-1, cached like the build (seed 0 is the
+    page's run), and record each paper's sweep so the next build judges every claim on every seed."""
+    if not 2 <= seeds <= 50:
+        raise PaperclubError(f"--seeds: expected 2 to 50 seeds, got {seeds}")
+    t0 = time.monotonic()
+    report = SweepReport()
+    with project_lock(project, wait=wait):
+        clean_leftovers(cache)
+        papers, _, forced = select(project, only, force)
+        report.papers = papers
+        notebooks = {p.slug: project.notebook(p.slug) for p in papers}
+        inputs = {p.slug: inputs_of(project, p) for p in papers}
+        versions = execute.library_versions()
+        runs, todo = execute.sweep_jobs(notebooks, project.impls, cache, versions, seeds=seeds, inputs=inputs,
+                                        force=forced)
+        log(f"paperclub sweep: {len(papers)} papers × {seeds} seeds = {len(papers) * seeds} runs; "
+            f"{len(runs)} cached, {len(todo)} to run (cache: {project.rel(cache)})")
+        for res in execute.run_jobs(todo, project.impls, cache, jobs=jobs, limit_s=limit_s,
+                                    failed_dir=project.failed_dir, log=log):
+            runs[(res.slug, res.seed)] = res
+        report.runs = runs
+        failed = sorted((r for r in runs.values() if not r.ok), key=lambda r: (r.slug, r.seed))
+        for p in papers:
+            if all(runs.get((p.slug, s)) is not None and runs[(p.slug, s)].ok for s in range(seeds)):
+                base = execute._read_meta(runs[(p.slug, 0)].run).get("key")
+                execute.write_sweep(cache, p.slug, [execute.seeded_key(base, s) for s in range(seeds)])
+                metrics = [runs[(p.slug, s)].metrics for s in range(seeds)]
+                for v in p.verdicts(metrics[0], metrics):
+                    c, sr = v.claim, v.seeds
+                    mark = "ok" if v.ok else ("FRAGILE" if v.fragile else "VACUOUS" if v.vacuous else "FAILS")
+                    log(f"  {p.slug:<22} {c.metric:<34} {frag.seed_note(v):<26} control "
+                        f"{frag.seed_note(v, control=True) if c.control else '—':<22} {mark}")
+                    if v.problem():
+                        report.problems.append(f"{p.label}: {v.problem()}")
+        if failed:
+            raise PaperclubError("notebook failed in the sweep:\n" +
+                                 "\n".join(f"  {r.slug}: {r.error}" for r in failed))
+    report.seconds = time.monotonic() - t0
+    log(f"paperclub sweep: {len(runs)} runs in {report.seconds:.0f} s; "
+        + (f"{len(report.problems)} claim(s) not robust over seeds" if report.problems else "every claim held on every seed")
+        + "; 'paperclub build' shows the seed ranges")
+    return report
+
+
+def results_slugs(report: BuildReport) -> list[str]:
+    return [line.split(":", 1)[0].removeprefix("papers/").removesuffix(".md") for line in report.unswept]
 
 
 def build(project: Project, site: Path, cache: Path, *, only: list[str] | None = None, strict: bool = False,
@@ -361,33 +467,13 @@ def build(project: Project, site: Path, cache: Path, *, only: list[str] | None =
         for stale in project.build_dir.glob(f"{WORK_PREFIX}*"):
             shutil.rmtree(stale, ignore_errors=True)
 
-        checked = check_project(project)
-        papers = checked.papers
-        if only:
-            unknown = sorted(set(only) - {p.slug for p in papers} - {f.stem for f in project.papers.glob("*.md")})
-            if unknown:
-                raise PaperclubError(f"--only: unknown paper slug {unknown[0]!r} "
-                                     f"(known: {', '.join(sorted(p.slug for p in papers))})")
-            papers = [p for p in papers if p.slug in only]
-            prefixes = tuple(project.rel(f) for s in only for f in project.files_of(s).values())
-            checked.problems = [x for x in checked.problems if x.startswith(prefixes) or not x.startswith(
-                ("papers/", "notebooks/", "slides/", "minimal_impls/"))]
-            checked.warnings = [x for x in checked.warnings if x.startswith(prefixes)]
-        if checked.problems:
-            raise PaperclubError("paperclub check found problems, site left unchanged:\n  " +
-                                 "\n  ".join(checked.problems))
-        report.papers, report.warnings = papers, list(checked.warnings)
-        if force is True:
-            forced: set[str] | bool = True
-        else:
-            forced = set(force or [])
-            unknown = sorted(forced - {p.slug for p in papers})
-            if unknown:
-                raise PaperclubError(f"--force: unknown paper slug {unknown[0]!r}")
+        papers, warnings, forced = select(project, only, force)
+        report.papers, report.warnings = papers, warnings
         log(f"paperclub: {len(papers)} papers; executing notebooks (cache: {project.rel(cache)})")
         results = execute_all({p.slug: project.notebook(p.slug) for p in papers}, project.impls, cache,
                               jobs=jobs, limit_s=limit_s, force=forced, failed_dir=project.failed_dir,
                               inputs={p.slug: inputs_of(project, p) for p in papers}, log=log)
+        results = with_sweeps(results, cache)
         report.results = results
         for slug in sorted(results):
             if results[slug].status == "cached":
@@ -399,9 +485,12 @@ def build(project: Project, site: Path, cache: Path, *, only: list[str] | None =
         judge(project, papers, results, report)
         for line in report.failed_claims + report.warnings:
             log(f"  warning: {line}")
-        if strict and (report.failed_claims or report.warnings):
+        if report.unswept:
+            log(f"  {len(report.unswept)} paper(s) not re-run over seeds: {', '.join(sorted(results_slugs(report)))} "
+                "('paperclub sweep' re-runs them; the claims tables say 'not re-run')")
+        if strict and (report.failed_claims or report.warnings or report.unswept):
             raise PaperclubError("claims or numbers cannot be trusted (--strict), site left unchanged:\n  " +
-                                 "\n  ".join(report.failed_claims + report.warnings))
+                                 "\n  ".join(report.failed_claims + report.warnings + report.unswept))
 
         site.parent.mkdir(parents=True, exist_ok=True)
         project.build_dir.mkdir(parents=True, exist_ok=True)

@@ -40,6 +40,17 @@ def cmd_build(args: argparse.Namespace, project: Project) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace, project: Project) -> int:
+    from paperclub.build import sweep
+
+    force = True if args.force == [] else (args.force or False)
+    report = sweep(project, args.cache, only=args.slugs or None, seeds=args.seeds, force=force, jobs=args.jobs,
+                   limit_s=args.limit)
+    for line in report.problems:
+        print(f"warning: {line}", file=sys.stderr)
+    return 1 if (report.problems and args.strict) else 0
+
+
 def cmd_check(args: argparse.Namespace, project: Project) -> int:
     from paperclub.check import check_project
 
@@ -92,7 +103,9 @@ def scaffold(project: Project, title: str, slug: str, year: int) -> list[Path]:
 def cmd_new(args: argparse.Namespace, project: Project) -> int:
     for path in scaffold(project, args.title, args.slug, dt.date.today().year):
         print(f"created {path.relative_to(project.root)}")
-    print(f"next: edit them, then 'paperclub check' and 'make site' (the paper shows as a draft card)")
+    print(f"next: edit them, then 'paperclub check', 'paperclub build --only {args.slug}' (the paper shows as a "
+          f"draft card) and 'paperclub sweep {args.slug}' (every claim at seeds 0–4); a ready paper needs three "
+          "claims, each with a control (docs/adding-a-paper.md)")
     return 0
 
 
@@ -173,6 +186,15 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=int, default=300, help="time limit per notebook in seconds")
     b.add_argument("--today", type=_date, default=None, help="date for the schedule (default: today)")
     b.set_defaults(func=cmd_build)
+    w = sub.add_parser("sweep", help="re-run notebooks at seeds 0…N-1 so every claim is judged on every seed")
+    w.add_argument("slugs", nargs="*", metavar="SLUG", help="papers to sweep (default: all)")
+    w.add_argument("--seeds", type=int, default=5, help="how many seeds, 0…N-1 (default 5; seed 0 is the page's run)")
+    w.add_argument("--cache", type=Path, default=None, help="executed-notebook cache (default: build/cache/)")
+    w.add_argument("--force", nargs="*", metavar="SLUG", default=None, help="re-run even when cached")
+    w.add_argument("--jobs", type=int, default=None, help="runs in parallel (default: CPU count)")
+    w.add_argument("--limit", type=int, default=300, help="time limit per run in seconds")
+    w.add_argument("--strict", action="store_true", help="exit 1 when a claim is fragile or vacuous over the seeds")
+    w.set_defaults(func=cmd_sweep)
     c = sub.add_parser("check", help="validate every paper, notebook, deck and reference without running anything")
     c.add_argument("--strict", action="store_true", help="trust warnings are errors too")
     c.set_defaults(func=cmd_check)

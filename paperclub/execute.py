@@ -76,6 +76,7 @@ class NotebookResult:
     figures: tuple[Path, ...] = ()
 
     seed: int = 0
+    sweep: tuple[dict[str, Any], ...] | None = None   # metrics of seeds 0…N-1 when a current sweep exists
 
     @classmethod
     def load(cls, slug: str, status: Literal["executed", "cached"], seconds: float, run: RunDir,
@@ -157,9 +158,17 @@ def library_versions() -> dict[str, str]:
 def cache_key(notebook: Path, impl_dir: Path, versions: dict[str, str] | None = None,
               inputs: list[Path] = (), seed: int = 0) -> str:
     """sha256 of everything the notebook's result depends on (see the module docstring), at ``seed``."""
+    base = _base_key(notebook, impl_dir, versions, inputs)
+    return seeded_key(base, seed)
+
+
+def seeded_key(base: str, seed: int) -> str:
+    """The key of the run at ``seed`` from the seed-0 key (the page's run keeps the plain key)."""
+    return base if seed == 0 else hashlib.sha256(f"{base}\0seed {int(seed)}".encode()).hexdigest()
+
+
+def _base_key(notebook: Path, impl_dir: Path, versions: dict[str, str] | None, inputs: list[Path]) -> str:
     h = hashlib.sha256()
-    if seed:
-        h.update(f"seed {int(seed)}\0".encode())
     h.update(b"notebook\0" + notebook.read_bytes())
     for dep in dependencies(notebook, impl_dir):
         h.update(f"\0module {dep.name}\0".encode() + dep.read_bytes())
@@ -617,6 +626,61 @@ def run_jobs(todo: list[Job], impl_dir: Path, cache_dir: Path, *, jobs: int | No
         for run in leftovers:  # failed runs; promoted ones have moved away
             shutil.rmtree(run.path, ignore_errors=True)
     return out
+
+
+# --------------------------------------------------------------------------- sweeps: the same notebook at seeds 1…N-1
+
+DEFAULT_SEEDS = 5
+
+
+def sweep_file(cache_dir: Path, slug: str) -> Path:
+    """What the last sweep of a paper ran: how many seeds, under which keys."""
+    return cache_dir / "sweep" / slug / "sweep.json"
+
+
+def sweep_jobs(notebooks: dict[str, Path], impl_dir: Path, cache_dir: Path, versions: dict[str, str], *,
+               seeds: int, inputs: dict[str, list[Path]] | None = None, force: set[str] | bool = False,
+               ) -> tuple[dict[tuple[str, int], NotebookResult], list[Job]]:
+    """Cached results and jobs to run for seeds 0…``seeds``-1 of every notebook (seed 0 is the page's run)."""
+    results: dict[tuple[str, int], NotebookResult] = {}
+    todo: list[Job] = []
+    for seed in range(seeds):
+        cached, jobs = plan(notebooks, impl_dir, cache_dir, versions, inputs=inputs, force=force, seed=seed)
+        results.update({(slug, seed): r for slug, r in cached.items()})
+        todo += jobs
+    # the page's runs first, then seed by seed: a sweep interrupted early still leaves whole seeds
+    return results, sorted(todo, key=lambda j: (j.seed, j.slug))
+
+
+def write_sweep(cache_dir: Path, slug: str, keys: list[str]) -> None:
+    f = sweep_file(cache_dir, slug)
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(json.dumps({"n": len(keys), "keys": keys}, indent=2), encoding="utf-8")
+
+
+def sweep_metrics(cache_dir: Path, slug: str, base_key: str) -> tuple[dict[str, Any], ...] | None:
+    """The metrics of seeds 0…N-1 of the last sweep, when every one of its runs is current (same notebook,
+    implementation, runtime and libraries as the page's run ``base_key``); else None ("not re-run")."""
+    try:
+        info = json.loads(sweep_file(cache_dir, slug).read_text(encoding="utf-8"))
+        n = int(info["n"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if n < 2:
+        return None
+    runs = []
+    for seed in range(n):
+        run = RunDir(run_path(cache_dir, slug, seed))
+        if _read_meta(run).get("key") != seeded_key(base_key, seed):
+            return None
+        try:
+            metrics = run.read_metrics()
+        except (OSError, ValueError):
+            return None
+        if not isinstance(metrics, dict) or not run.metrics_file.exists():
+            return None
+        runs.append(metrics)
+    return tuple(runs)
 
 
 def execute_all(

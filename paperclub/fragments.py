@@ -67,6 +67,8 @@ VERDICT_HTML = {
     "vacuous": '<span class="pc-vacuous" title="the control passes too: this claim rules nothing out">'
                '⚠&nbsp;vacuous</span>',
     "missing": '<span class="pc-fails">✘&nbsp;not&nbsp;recorded</span>',
+    "fragile": '<span class="pc-fragile" title="it fails on some seed of the sweep: the claim is not robust">'
+               '⚠&nbsp;fragile</span>',
 }
 
 
@@ -75,7 +77,20 @@ def verdict_kind(v: Verdict) -> str:
         return "missing"
     if not v.holds:
         return "fails"
-    return "vacuous" if v.vacuous else "holds"
+    if v.vacuous:
+        return "vacuous"
+    return "fragile" if v.fragile else "holds"
+
+
+def seed_note(v: Verdict, control: bool = False) -> str:
+    """"5/5 seeds, 81–88 %" (our figure) or "0/5 seeds, 40–52 %" (the control), or "not re-run"."""
+    s, c = v.seeds, v.claim
+    if s is None:
+        return "not re-run"
+    lo, hi, held = (s.control_min, s.control_max, s.control_held) if control else (s.min, s.max, s.held)
+    span = format_value(lo, c.fmt) if lo == hi else f"{format_value(lo, c.fmt)}–{format_value(hi, c.fmt)}"
+    rule = "" if control or c.over_seeds == "all" else f", needs {c.over_seeds}"
+    return f"{held}/{s.n} seeds{rule}, {span}"
 
 
 def _metric_name(name: str) -> str:
@@ -95,17 +110,19 @@ def claims_table(paper: Paper, verdicts: list[Verdict], compact: bool = False) -
             c = v.claim
             control = (f"{format_value(v.control_value, c.fmt)} ({cell(c.control_label or c.control)})"
                        if c.control else "—")
-            rows.append(f"| {cell(c.text)} | {format_value(v.value, c.fmt)} | {control} | "
+            seeds = f" <small>({seed_note(v)})</small>" if v.seeds is not None else ""
+            rows.append(f"| {cell(c.text)} | {format_value(v.value, c.fmt)}{seeds} | {control} | "
                         f"{VERDICT_HTML[verdict_kind(v)]} |")
         return "\n".join(rows)
     lines = ["| Claim | In the paper | Our figure | Control | Verdict |", "| --- | --- | --- | --- | --- |"]
     for v in verdicts:
         c = v.claim
         ours = (f"**{format_value(v.value, c.fmt)}** <br><small>{_metric_name(c.metric)}, "
-                f"expected {html.escape(c.expect)}</small>")
+                f"expected {html.escape(c.expect)}</small><br><small class=\"pc-seeds\">{seed_note(v)}</small>")
         if c.control:
             label = cell(c.control_label or c.control)
-            control = f"{format_value(v.control_value, c.fmt)} <br><small>{label}</small>"
+            control = (f"{format_value(v.control_value, c.fmt)} <br><small>{label}</small>"
+                       + (f"<br><small class=\"pc-seeds\">{seed_note(v, control=True)}</small>" if v.seeds else ""))
         else:
             control = "—"
         lines.append(f"| {cell(c.text)} | {cell(c.paper)} | {ours} | {control} | {VERDICT_HTML[verdict_kind(v)]} |")
@@ -119,7 +136,8 @@ def claims_slides_rows(verdicts: list[Verdict]) -> list[str]:
         c = v.claim
         control = (f"{format_value(v.control_value, c.fmt)}<br><small>{attr(c.control_label or c.control)}</small>"
                    if c.control else "—")
-        rows.append(f"<tr><td>{attr(c.text)}</td><td class=\"pc-num\">{format_value(v.value, c.fmt)}</td>"
+        ours = format_value(v.value, c.fmt) + f"<br><small>{seed_note(v)}</small>"
+        rows.append(f"<tr><td>{attr(c.text)}</td><td class=\"pc-num\">{ours}</td>"
                     f"<td class=\"pc-num\">{control}</td><td>{VERDICT_HTML[verdict_kind(v)]}</td></tr>")
     return rows
 

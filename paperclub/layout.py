@@ -87,6 +87,7 @@ class SiteMap:
     SCHEDULE = "schedule.md"
     ICS = "sessions.ics"
     METRICS = "metrics.json"
+    CLAIMS = "claims.json"
     ASSETS = "assets"
 
     @staticmethod

@@ -121,13 +121,59 @@ class Claim(Strict):
             return False
         return bool(op(value, float(rhs)))
 
-    def verdict(self, metrics: dict[str, Any]) -> "Verdict":
-        """The one place a claim is judged: our figure against ``expect``, and the control against it too."""
+    def required(self, n: int) -> int:
+        """On how many of ``n`` seeds the claim must hold (and its control fail) under ``over_seeds``."""
+        if self.over_seeds == "all":
+            return n
+        if self.over_seeds == "median":
+            return 0   # judged on the median instead
+        k, _, of = self.over_seeds.partition(" of ")
+        return min(n, -(-int(k) * n // int(of)))   # "4 of 5" on 10 seeds asks for 8
+
+    def verdict(self, metrics: dict[str, Any], runs: list[dict[str, Any]] | None = None) -> "Verdict":
+        """The one place a claim is judged: our figure against ``expect``, the control against it too, and,
+        when a sweep re-ran the notebook (``runs``: the metrics of seeds 0…N-1), both on every seed."""
         value = metrics.get(self.metric)
         control = metrics.get(self.control) if self.control else None
         return Verdict(claim=self, value=value, control_value=control,
                        holds=value is not None and self.holds(value),
-                       control_holds=self.control is not None and control is not None and self.holds(control))
+                       control_holds=self.control is not None and control is not None and self.holds(control),
+                       seeds=SeedRecord.of(self, runs) if runs else None)
+
+
+def _numbers(values: list[Any]) -> list[float]:
+    return [float(v) for v in values if isinstance(v, (int, float))]
+
+
+@dataclass(frozen=True)
+class SeedRecord:
+    """A claim over a sweep's seeds: how many ran, on how many it held, and the ranges of both figures."""
+    n: int
+    held: int                   # seeds on which our figure satisfies expect
+    control_held: int           # seeds on which the control satisfies it too (should be 0)
+    min: float | None
+    max: float | None
+    control_min: float | None
+    control_max: float | None
+    median_holds: bool          # the median of our figures satisfies expect
+    control_median_holds: bool
+
+    @classmethod
+    def of(cls, claim: "Claim", runs: list[dict[str, Any]]) -> "SeedRecord":
+        ours = [r.get(claim.metric) for r in runs]
+        theirs = [r.get(claim.control) for r in runs] if claim.control else []
+        nums, cnums = _numbers(ours), _numbers(theirs)
+        med = (lambda xs: sorted(xs)[len(xs) // 2] if len(xs) % 2 else sum(sorted(xs)[len(xs) // 2 - 1:len(xs) // 2 + 1]) / 2)
+        return cls(n=len(runs), held=sum(v is not None and claim.holds(v) for v in ours),
+                   control_held=sum(v is not None and claim.holds(v) for v in theirs),
+                   min=min(nums) if nums else None, max=max(nums) if nums else None,
+                   control_min=min(cnums) if cnums else None, control_max=max(cnums) if cnums else None,
+                   median_holds=bool(nums) and len(nums) == len(ours) and claim.holds(med(nums)),
+                   control_median_holds=bool(cnums) and claim.holds(med(cnums)))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"n": self.n, "held": self.held, "min": self.min, "max": self.max,
+                "control_min": self.control_min, "control_max": self.control_max}
 
 
 @dataclass(frozen=True)
@@ -138,6 +184,7 @@ class Verdict:
     control_value: Any
     holds: bool
     control_holds: bool
+    seeds: SeedRecord | None = None     # None: no current sweep re-ran the notebook
 
     @property
     def missing(self) -> list[str]:
@@ -149,12 +196,31 @@ class Verdict:
 
     @property
     def vacuous(self) -> bool:
-        """The control passes as well: the claim rules nothing out."""
-        return self.control_holds
+        """The control passes as well (on the page's run, or on any seed of a sweep): the claim rules
+        nothing out."""
+        if self.control_holds:
+            return True
+        s = self.seeds
+        if s is None or not self.claim.control:
+            return False
+        if self.claim.over_seeds == "median":
+            return s.control_median_holds
+        return s.control_held > s.n - self.claim.required(s.n)
+
+    @property
+    def fragile(self) -> bool:
+        """A sweep re-ran the notebook and the claim failed on a seed (or on the median, or on more seeds
+        than its ``over_seeds`` allows)."""
+        s = self.seeds
+        if s is None:
+            return False
+        if self.claim.over_seeds == "median":
+            return not s.median_holds
+        return s.held < self.claim.required(s.n)
 
     @property
     def ok(self) -> bool:
-        return self.holds and not self.vacuous and not self.missing
+        return self.holds and not self.vacuous and not self.missing and not self.fragile
 
     def problem(self) -> str | None:
         """One line saying what is wrong, or None when the claim holds and its control fails it."""
@@ -164,8 +230,18 @@ class Verdict:
         if not self.holds:
             return f"claim '{c.metric}' does not hold ({format_value(self.value, c.fmt)}, expected {c.expect})"
         if self.vacuous:
-            return (f"claim '{c.metric}' is vacuous: its control '{c.control}' passes too "
-                    f"({format_value(self.control_value, c.fmt)}, expected {c.expect})")
+            if self.control_holds:
+                return (f"claim '{c.metric}' is vacuous: its control '{c.control}' passes too "
+                        f"({format_value(self.control_value, c.fmt)}, expected {c.expect})")
+            s = self.seeds
+            return (f"claim '{c.metric}' is vacuous over seeds: its control '{c.control}' passes on "
+                    f"{s.control_held} of {s.n} seeds ({format_value(s.control_min, c.fmt)}–"
+                    f"{format_value(s.control_max, c.fmt)}, expected {c.expect})")
+        if self.fragile:
+            s = self.seeds
+            rule = "" if c.over_seeds == "all" else f" (needs {c.over_seeds})"
+            return (f"claim '{c.metric}' is fragile: it holds on {s.held} of {s.n} seeds{rule} "
+                    f"({format_value(s.min, c.fmt)}–{format_value(s.max, c.fmt)}, expected {c.expect})")
         return None
 
 
@@ -236,8 +312,9 @@ class Paper(Strict):
     def module(self) -> str:
         return self.slug.replace("-", "_")
 
-    def verdicts(self, metrics: dict[str, Any]) -> list[Verdict]:
-        return [c.verdict(metrics) for c in self.claims]
+    def verdicts(self, metrics: dict[str, Any], runs: list[dict[str, Any]] | None = None) -> list[Verdict]:
+        """Each claim judged on the page's run, and over the sweep's seeds when ``runs`` is given."""
+        return [c.verdict(metrics, runs) for c in self.claims]
 
     def claim(self, metric: str) -> Claim:
         """The claim on ``metric`` (tests read thresholds from here: one source of truth)."""

@@ -350,10 +350,14 @@ def paper_page(paper: Paper, result: NotebookResult, project: Project, all_paper
         elif part == "@claims":
             md += ["## Claims, checked by the notebook", "",
                    "Each figure below was recorded by the notebook when it last ran. A claim names a *control*: "
-                   "the same measurement on a deliberately broken or naive variant, which must fail the claim; "
-                   "otherwise the claim rules nothing out and is marked vacuous. `paperclub build --strict` "
-                   "fails on any claim that does not hold or is vacuous.", "",
-                   frag.claims_table(paper, paper.verdicts(result.metrics)), ""]
+                   "the same measurement on the strongest naive variant that should fail (a trained model without "
+                   "the key component, a trivial baseline), which must fail the claim; otherwise the claim rules "
+                   "nothing out and is marked vacuous. `paperclub sweep` re-runs the notebook at seeds 0–4: a "
+                   "claim must hold, and its control fail, on every seed, or it is marked fragile "
+                   "(\"not re-run\" until a sweep has run). `paperclub build --strict` fails on any claim that "
+                   "does not hold, is vacuous or fragile, or was not re-run. Machine-readable: "
+                   "[claims.json](../../claims.json).", "",
+                   frag.claims_table(paper, paper.verdicts(result.metrics, result.sweep)), ""]
         elif part == "@notes":
             if sections.get(""):
                 md += [sections[""], ""]
@@ -456,7 +460,7 @@ def handout_page(paper: Paper, result: NotebookResult, site_url: str | None = No
         out.copies.append((f, dest))
         md += [f'<figure class="pc-handout-figure" markdown>', "",
                f"![A figure from the {frag.attr(paper.title)} notebook]({SiteMap.link(here, dest)})", "", "</figure>", ""]
-    md += ["## Claims on our toy", "", frag.claims_table(paper, paper.verdicts(result.metrics), compact=True), ""]
+    md += ["## Claims on our toy", "", frag.claims_table(paper, paper.verdicts(result.metrics, result.sweep), compact=True), ""]
     if sections.get("Discussion questions"):
         md += ["## Questions for the session", "", sections["Discussion questions"], ""]
     if site_url:
@@ -524,6 +528,22 @@ def thumbnail(figure: Path, box: tuple[int, int] = (480, 320)) -> bytes:
     buf = io.BytesIO()
     small.save(buf, format="PNG", optimize=True)
     return shrink_png(buf.getvalue())
+
+
+def claims_json(papers: list[Paper], results: dict[str, NotebookResult]) -> str:
+    """``site/claims.json``: the claims tables, machine-readable (one entry per paper)."""
+    out = {}
+    for p in papers:
+        res = results.get(p.slug)
+        if res is None:
+            continue
+        out[p.slug] = {"title": p.title, "claims": [
+            {"metric": v.claim.metric, "text": v.claim.text, "paper": v.claim.paper, "expect": v.claim.expect,
+             "over_seeds": v.claim.over_seeds, "value": v.value, "holds": v.holds, "control": v.claim.control,
+             "control_label": v.claim.control_label, "control_value": v.control_value, "vacuous": v.vacuous,
+             "fragile": v.fragile, "seeds": v.seeds.as_json() if v.seeds is not None else None}
+            for v in p.verdicts(res.metrics, res.sweep)]}
+    return json.dumps(out, indent=2, sort_keys=True, ensure_ascii=False)
 
 
 def metrics_json(papers: list[Paper], results: dict[str, NotebookResult]) -> str:

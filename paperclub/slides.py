@@ -121,7 +121,7 @@ def _title_slide(paper: Paper, body: str | None, notes: str, ext) -> str:
 
 def _claims_sections(paper: Paper, result: NotebookResult, heading_md: str, notes_html: str, ext) -> list[str]:
     """The presenter's claims slides: claim, our figure, control, verdict; a few rows a slide."""
-    rows = frag.claims_slides_rows(paper.verdicts(result.metrics))
+    rows = frag.claims_slides_rows(paper.verdicts(result.metrics, result.sweep))
     if not rows:
         return [f"<section>\n{_markdown(heading_md, ext)}\n<p>No measured claims yet.</p>{notes_html}\n</section>"]
     chunks = [rows[i:i + CLAIMS_PER_SLIDE] for i in range(0, len(rows), CLAIMS_PER_SLIDE)]

@@ -73,13 +73,16 @@ def test_scaffold_builds_then_cache_invalidation_and_failure(project_factory):
     # 4. a failing cell names paper, cell and exception; beta still executes; the old site survives
     before = digest(site)
     nb = root / "notebooks/alpha.py"
-    nb.write_text(nb.read_text().replace("result = alpha.run()", "result = alpha.run()\n1 / 0"))
+    nb.write_text(nb.read_text().replace("result = alpha.run(seed=SEED)", "result = alpha.run(seed=SEED)\n1 / 0"))
     beta_impl = root / "minimal_impls/beta.py"
     beta_impl.write_text(beta_impl.read_text() + "\n# beta edit\n")
     with pytest.raises(PaperclubError) as info:
         run_build(root)
     msg = str(info.value)
-    assert "alpha: notebooks/alpha.py: cell 3 (line 13): ZeroDivisionError: division by zero" in msg, msg
+    lines = nb.read_text().splitlines()
+    marker = max(i for i, ln in enumerate(lines[:lines.index("1 / 0")]) if ln.startswith("# %%")) + 1
+    assert f"alpha: notebooks/alpha.py: cell 3 (line {marker}): ZeroDivisionError: division by zero" in msg, msg
+    assert "1 / 0" in msg and (root / "build/failed/alpha.ipynb").exists()     # the last frames, the failed run kept
     assert digest(site) == before
     assert (root / "build/cache/beta/meta.json").exists()
     meta = json.loads((root / "build/cache/beta/meta.json").read_text())
@@ -114,6 +117,69 @@ def test_vacuous_claim_is_marked_and_fails_strict(project_factory):
     assert "pc-vacuous" in page and "predict a constant" in page
     with pytest.raises(PaperclubError, match="is vacuous"):
         run_build(root, strict=True)
+
+
+@pytest.mark.slow
+def test_claim_that_fails_on_one_seed_is_fragile(project_factory):
+    """A claim that holds on the page's run (seed 0) but not at seed 2: 'not re-run' before a sweep (and
+    --strict fails), then after the sweep a fragile mark, a warning, a --strict failure and claims.json."""
+    from paperclub.build import sweep
+
+    root = project_factory(["frag", "sturdy"])
+    nb = root / "notebooks/frag.py"
+    nb.write_text(nb.read_text().replace('paperclub.record("slope_error", result["slope_error"])',
+                                         'paperclub.record("slope_error", 0.5 if SEED == 2 else result["slope_error"])'))
+    report = run_build(root)
+    assert not report.failed_claims and len(report.unswept) == 2
+    assert "not re-run" in (root / "site/papers/frag/index.html").read_text()
+    with pytest.raises(PaperclubError, match="not re-run over seeds"):
+        run_build(root, strict=True)
+
+    swept = sweep(Project(root), root / "build/cache", seeds=3, log=lambda _: None)
+    assert swept.runs[("frag", 0)].status == "cached"                 # the page's run is seed 0
+    assert {swept.runs[(s, k)].status for s in ("frag", "sturdy") for k in (1, 2)} == {"executed"}
+    assert [x for x in swept.problems if "fragile" in x] and "frag.md" in swept.problems[0]
+
+    report = run_build(root)
+    assert not report.unswept
+    assert any("claim 'slope_error' is fragile: it holds on 2 of 3 seeds" in x for x in report.failed_claims)
+    assert not any("sturdy" in x for x in report.failed_claims)
+    assert "pc-fragile" in (root / "site/papers/frag/index.html").read_text()
+    sturdy = (root / "site/papers/sturdy/index.html").read_text()
+    assert "3/3 seeds" in sturdy and "pc-fragile" not in sturdy and "0/3 seeds" in sturdy   # the control fails on all
+    claims = json.loads((root / "site/claims.json").read_text())
+    entry = claims["frag"]["claims"][0]
+    assert set(entry) >= {"metric", "text", "expect", "value", "holds", "control", "control_value", "vacuous", "seeds"}
+    assert entry["seeds"]["n"] == 3 and entry["seeds"]["held"] == 2 and entry["seeds"]["max"] == 0.5
+    assert claims["sturdy"]["claims"][0]["seeds"]["held"] == 3
+    with pytest.raises(PaperclubError, match="is fragile"):
+        run_build(root, strict=True)
+    # editing the notebook makes the sweep stale again: not re-run, never a stale range
+    nb.write_text(nb.read_text() + "\n# an edit\n")
+    report = run_build(root)
+    assert [x for x in report.unswept if "frag.md" in x] and not [x for x in report.unswept if "sturdy" in x]
+
+
+@pytest.mark.slow
+def test_no_python_is_parsed_off_the_main_thread(project_factory, monkeypatch):
+    """CPython 3.11's ast is not thread-safe (gh-106905): a build parses only in the calling thread and
+    fans out afterwards (the threads only start subprocesses)."""
+    import ast
+    import threading
+
+    seen: list[str] = []
+    real = ast.parse
+
+    def spy(*args, **kwargs):
+        seen.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", spy)
+    root = project_factory(["one", "two"])
+    report = run_build(root, force=True)
+    assert {r.status for r in report.results.values()} == {"executed"}
+    assert seen, "the spy saw no parse at all: it measures nothing"
+    assert set(seen) == {threading.main_thread().name}, sorted(set(seen))
 
 
 def test_bad_paper_stops_before_touching_the_site(project_factory, capsys):
