@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 LAB_STAMP  := $(VENV)/.installed-lab
 
-.PHONY: install site serve test test-fast check notebooks lab slides-pdf bench bench-tv clean
+.PHONY: install site serve test test-fast check sweep notebooks lab slides-pdf bench bench-tv clean
 
 # Python only: the venv, the pinned packages and paperclub itself
 $(STAMP): pyproject.toml
@@ -36,8 +36,14 @@ install: $(STAMP) $(NODE_STAMP)
 site: $(STAMP) $(NODE_STAMP)
 	$(BIN)/paperclub build
 
+# serves site/ and rebuilds on every saved edit (the open page reloads); --no-watch serves it as it is
 serve: site
 	$(BIN)/paperclub serve --port 8000
+
+# every notebook at seeds 0..4 (cached; seed 0 is the page's run), then the site with the seed ranges
+sweep: $(STAMP) $(NODE_STAMP)
+	$(BIN)/paperclub sweep
+	$(BIN)/paperclub build
 
 # fast tests in two workers (one thread each), then the slow tier in two workers: one builds the site
 # once and runs the end-to-end and browser tests on it, the other runs the self-contained notebooks and

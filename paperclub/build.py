@@ -222,11 +222,12 @@ def site_url(project: Project) -> str | None:
 
 def run_site_engine(config: Path) -> None:
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", str(config)],
+    # no --quiet: it hides the warnings that --strict counts (mkdocs #4126); the INFO lines are filtered here
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config)],
                           capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr + proc.stdout).splitlines()
-                 if ("WARNING" in ln or "ERROR" in ln or "Error" in ln) and "MkDocs 2.0" not in ln]
+                 if ("WARNING" in ln or "ERROR" in ln or "Error" in ln or "Aborted" in ln) and "MkDocs 2.0" not in ln]
         detail = "\n  ".join(lines[:20]) or (proc.stderr.strip()[-1000:] or "no output")
         raise PaperclubError(f"mkdocs build --strict failed:\n  {detail}")
 
@@ -310,11 +311,11 @@ def recover_swap(site: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def swap_in(new_site: Path, site: Path) -> None:
+def swap_in(new_site: Path, site: Path, stamp: str = "") -> None:
     """Replace ``site`` by ``new_site`` (same parent folder): rename the old aside, rename the new in,
     delete the old. A crash between the two renames is repaired by :func:`recover_swap`."""
-    (new_site / MARKER).write_text("made by paperclub build; paperclub replaces this folder on the next build\n",
-                                   encoding="utf-8")
+    (new_site / MARKER).write_text("made by paperclub build; paperclub replaces this folder on the next build\n"
+                                   + (f"inputs {stamp}\n" if stamp else ""), encoding="utf-8")
     old = _old(site)
     if old.exists():
         shutil.rmtree(old)
@@ -332,6 +333,35 @@ def swap_in(new_site: Path, site: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the pipeline
+
+def fingerprint(project: Project, papers: list[Paper], results: dict[str, NotebookResult], today: dt.date,
+                strict: bool) -> str:
+    """A hash of everything the rendered site depends on besides the notebooks' runs (named by their keys):
+    the paper, deck and hand-written files, the site config, the generator itself, the front-end packages,
+    the date (the schedule), the sweeps. Equal to the last build's: nothing to render."""
+    import hashlib
+
+    h = hashlib.sha256(f"{today.isoformat()} strict={strict}\0".encode())
+    for p in papers:
+        res = results[p.slug]
+        h.update(f"{p.slug}\0{execute._read_meta(res.run).get('key') if res.run else None}\0"
+                 f"{json_dumps(res.sweep)}\0".encode())
+    files = [project.mkdocs_yml, project.root / "pyproject.toml", project.root / "package-lock.json",
+             *[project.paper(p.slug) for p in papers], *[project.deck(p.slug) for p in papers],
+             *[project.impl(p.slug) for p in papers], *[project.notebook(p.slug) for p in papers],
+             *sorted(project.impls.glob("*.py")), *sorted(project.docs.rglob("*")),
+             *sorted((Path(__file__).parent).rglob("*"))]
+    for f in files:
+        if f.is_file() and "__pycache__" not in f.parts:
+            h.update(f"\0{f.as_posix()}\0".encode() + f.read_bytes())
+    return h.hexdigest()
+
+
+def json_dumps(value: object) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
+
 
 def with_sweeps(results: dict[str, NotebookResult], cache: Path) -> dict[str, NotebookResult]:
     """Each result with the metrics of its paper's last sweep, when that sweep is current."""
@@ -356,13 +386,18 @@ def judge(project: Project, papers: list[Paper], results: dict[str, NotebookResu
                 raise PaperclubError(f"{p.label}: {problem}")
             if problem:
                 report.failed_claims.append(f"{p.label}: {problem}")
-        texts = [(p.label, p.body)]
+        # the notes' line numbers count from the top of the file, front matter included
+        full = read_text(p.path, p.label) if p.path.exists() else p.body
+        texts = [(p.label, p.body, full[:len(full) - len(p.body)].count("\n") if full.endswith(p.body) else 0)]
         if project.deck(p.slug).exists():
-            texts.append((project.rel(project.deck(p.slug)), read_text(project.deck(p.slug))))
-        for name, text in texts:
+            texts.append((project.rel(project.deck(p.slug)), read_text(project.deck(p.slug)), 0))
+        fmts = {c.metric: c.fmt for c in p.claims} | {c.control: c.fmt for c in p.claims if c.control}
+        for name, text, offset in texts:
             for line, lit, metric in literal_numbers(text, metrics):
-                report.warnings.append(f"{name}:{line}: the literal {lit} equals the recorded metric {metric!r}; "
-                                       f"write {{{{ {metric} }}}} instead")
+                fmt = fmts.get(metric) or (".1%" if lit.rstrip().endswith("%") else None)
+                ref = f"{{{{ {metric}:{fmt} }}}}" if fmt else f"{{{{ {metric} }}}}"
+                report.warnings.append(f"{name}:{line + offset}: the literal {lit} equals the recorded metric "
+                                       f"{metric!r}; write {ref} instead")
 
 
 def select(project: Project, only: list[str] | None, force: list[str] | bool,
@@ -492,6 +527,12 @@ def build(project: Project, site: Path, cache: Path, *, only: list[str] | None =
             raise PaperclubError("claims or numbers cannot be trusted (--strict), site left unchanged:\n  " +
                                  "\n  ".join(report.failed_claims + report.warnings + report.unswept))
 
+        stamp = fingerprint(project, papers, results, today, strict)
+        if (site / MARKER).exists() and (site / MARKER).read_text(encoding="utf-8").strip().endswith(stamp):
+            report.seconds = time.monotonic() - t0
+            report.site = site
+            log(f"paperclub: nothing changed since the last build of {project.rel(site)} ({report.seconds:.1f} s)")
+            return report
         site.parent.mkdir(parents=True, exist_ok=True)
         project.build_dir.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=project.build_dir))
@@ -510,7 +551,7 @@ def build(project: Project, site: Path, cache: Path, *, only: list[str] | None =
             if problems:
                 shown = "\n  ".join(problems[:30]) + (f"\n  … and {len(problems) - 30} more" if len(problems) > 30 else "")
                 raise PaperclubError(f"audit failed, site left unchanged:\n  {shown}")
-            swap_in(new_site, site)
+            swap_in(new_site, site, stamp)
         finally:
             shutil.rmtree(work, ignore_errors=True)
             shutil.rmtree(new_site, ignore_errors=True)

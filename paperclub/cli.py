@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import functools
 import http.server
 import sys
 from pathlib import Path
@@ -124,9 +123,18 @@ def cmd_notebooks(args: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, project: Project) -> int:
+    import threading
+
+    from paperclub import serve
+
+    if args.watch and not (args.site / "index.html").exists():
+        from paperclub.build import build
+
+        build(project, args.site, args.cache, wait=True)
     if not (args.site / "index.html").exists():
         raise PaperclubError(f"{args.site}: no built site here; run 'paperclub build' first")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(args.site))
+    state = serve.LiveState() if args.watch else None
+    handler = serve.make_handler(args.site, state)
     try:
         httpd = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     except OSError as err:
@@ -134,12 +142,25 @@ def cmd_serve(args: argparse.Namespace, project: Project) -> int:
             raise PaperclubError(f"--port {args.port}: already in use; stop the other server or pass "
                                  f"--port {args.port + 1}") from None
         raise PaperclubError(f"--port {args.port}: cannot serve ({err.strerror})") from None
+    stop = threading.Event()
+    if state is not None:
+        from paperclub.build import build
+
+        def rebuild() -> None:
+            build(project, args.site, args.cache, wait=True, log=lambda line: print(line, flush=True))
+
+        threading.Thread(target=serve.watch, args=(project, state, rebuild, stop),
+                         kwargs={"log": lambda line: print(line, flush=True)}, daemon=True).start()
     with httpd:
-        print(f"paperclub: serving {project.rel(args.site)} on http://127.0.0.1:{args.port}/ (Ctrl-C stops)")
+        print(f"paperclub: serving {project.rel(args.site)} on http://127.0.0.1:{args.port}/ "
+              + ("(rebuilds and reloads on every saved edit; " if state is not None else "(")
+              + "Ctrl-C stops)", flush=True)
         try:
             httpd.serve_forever()
         except KeyboardInterrupt:
             print("\npaperclub: stopped serving")
+        finally:
+            stop.set()
     return 0
 
 
@@ -174,7 +195,10 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="paperclub", description="Study-site generator for a paper-reading club.")
     ap.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: current folder)")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    b = sub.add_parser("build", help="execute notebooks, render and audit the site")
+    # --root is accepted after the verb too (paperclub build --root ../club)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", dest="root_after", type=Path, default=None, help="project root")
+    b = sub.add_parser("build", parents=[common], help="execute notebooks, render and audit the site")
     b.add_argument("--site", type=Path, default=None, help="output folder (default: site/)")
     b.add_argument("--cache", type=Path, default=None, help="executed-notebook cache (default: build/cache/)")
     b.add_argument("--only", nargs="+", metavar="SLUG", help="build only these papers")
@@ -186,7 +210,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=int, default=300, help="time limit per notebook in seconds")
     b.add_argument("--today", type=_date, default=None, help="date for the schedule (default: today)")
     b.set_defaults(func=cmd_build)
-    w = sub.add_parser("sweep", help="re-run notebooks at seeds 0…N-1 so every claim is judged on every seed")
+    w = sub.add_parser("sweep", parents=[common], help="re-run notebooks at seeds 0…N-1 so every claim is judged on every seed")
     w.add_argument("slugs", nargs="*", metavar="SLUG", help="papers to sweep (default: all)")
     w.add_argument("--seeds", type=int, default=5, help="how many seeds, 0…N-1 (default 5; seed 0 is the page's run)")
     w.add_argument("--cache", type=Path, default=None, help="executed-notebook cache (default: build/cache/)")
@@ -195,19 +219,22 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--limit", type=int, default=300, help="time limit per run in seconds")
     w.add_argument("--strict", action="store_true", help="exit 1 when a claim is fragile or vacuous over the seeds")
     w.set_defaults(func=cmd_sweep)
-    c = sub.add_parser("check", help="validate every paper, notebook, deck and reference without running anything")
+    c = sub.add_parser("check", parents=[common], help="validate every paper, notebook, deck and reference without running anything")
     c.add_argument("--strict", action="store_true", help="trust warnings are errors too")
     c.set_defaults(func=cmd_check)
-    n = sub.add_parser("new", help="scaffold a new paper")
+    n = sub.add_parser("new", parents=[common], help="scaffold a new paper")
     n.add_argument("title")
     n.add_argument("--slug", required=True)
     n.set_defaults(func=cmd_new)
-    sub.add_parser("notebooks", help="write paired .ipynb notebooks for Jupyter").set_defaults(func=cmd_notebooks)
-    s = sub.add_parser("serve", help="serve the built site on 127.0.0.1")
+    sub.add_parser("notebooks", parents=[common], help="write paired .ipynb notebooks for Jupyter").set_defaults(func=cmd_notebooks)
+    s = sub.add_parser("serve", parents=[common], help="serve the built site on 127.0.0.1")
     s.add_argument("--site", type=Path, default=None)
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--cache", type=Path, default=None, help="executed-notebook cache (default: build/cache/)")
+    s.add_argument("--no-watch", dest="watch", action="store_false",
+                   help="serve the site as it is: no rebuild on edits, no reload script")
     s.set_defaults(func=cmd_serve)
-    p = sub.add_parser("slides-pdf", help="print every deck to PDF with headless Chromium")
+    p = sub.add_parser("slides-pdf", parents=[common], help="print every deck to PDF with headless Chromium")
     p.add_argument("--site", type=Path, default=None)
     p.add_argument("--out", type=Path, default=None, help="default: build/slides-pdf/")
     p.set_defaults(func=cmd_slides_pdf)
@@ -216,7 +243,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    project = Project(args.root.resolve())
+    project = Project((args.root_after or args.root).resolve())
     if getattr(args, "site", "unset") is None:
         args.site = project.default_site
     if getattr(args, "cache", "unset") is None:

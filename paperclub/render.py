@@ -13,6 +13,7 @@ import datetime as dt
 import html
 import io
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,7 +104,32 @@ def _alt_texts(nb) -> dict[int, str]:
 
 
 def notebook_markdown(executed: Path, slug: str, png_cache: Path | None = None) -> tuple[str, dict[str, bytes]]:
-    """The executed notebook as Markdown, and its figures (``notebook_files/<name>`` -> bytes)."""
+    """The executed notebook as Markdown, and its figures (``notebook_files/<name>`` -> bytes).
+
+    nbconvert is the slowest part of rendering a page, so the result is kept beside the PNG cache, keyed
+    by the executed notebook and this module's source: a rebuild that changed only the notes reuses it."""
+    if png_cache is None:
+        return _notebook_markdown(executed, slug, None)
+    import hashlib
+
+    key = hashlib.sha256(executed.read_bytes() + slug.encode() + Path(__file__).read_bytes()
+                         + Path(frag.__file__).read_bytes()).hexdigest()
+    memo = png_cache.parent / "render-cache" / f"{key}.json"
+    try:   # plain JSON (never pickle): a damaged or planted file is just a miss
+        data = json.loads(memo.read_text(encoding="utf-8"))
+        return data["body"], {str(k): base64.b64decode(v) for k, v in data["files"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    body, files = _notebook_markdown(executed, slug, png_cache)
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
+    tmp.write_text(json.dumps({"body": body, "files": {k: base64.b64encode(v).decode() for k, v in files.items()}}),
+                   encoding="utf-8")
+    tmp.replace(memo)
+    return body, files
+
+
+def _notebook_markdown(executed: Path, slug: str, png_cache: Path | None = None) -> tuple[str, dict[str, bytes]]:
     import nbformat
     from nbconvert import MarkdownExporter
 
