@@ -9,7 +9,8 @@ notebook runs: every problem is one line naming the file (and line) and what to 
 * declared data files exist inside the project.
 
 Warnings (``Report.warnings``) are trust problems that a draft may still have: fewer than three
-controlled claims or four common mistakes on a ready paper. ``--strict`` turns them into errors.
+controlled claims, a claim without a control, a claim or control metric that no test of the paper names,
+or fewer than four common mistakes on a ready paper. ``--strict`` turns them into errors.
 """
 from __future__ import annotations
 
@@ -174,11 +175,33 @@ def check_paper(project: Project, paper: Paper) -> tuple[list[str], list[str]]:
         if controlled < MIN_CONTROLLED:
             warnings.append(f"{pname}: only {controlled} claim(s) name a control; a ready paper needs "
                             f"{MIN_CONTROLLED} claims that could have failed")
+        for i, c in enumerate(paper.claims):
+            if not c.control:
+                warnings.append(f"{pname}: field 'claims[{i}].control': claim '{c.metric}' has no control; every "
+                                "claim needs the strongest naive variant that should fail it (a result with no "
+                                "natural control is an observation for the notes; a timing belongs on the "
+                                "performance page)")
+        named = _test_strings(project.test(paper.slug))
+        for i, c in enumerate(paper.claims):
+            for what, metric in (("metric", c.metric), ("control", c.control)):
+                if metric and metric not in named:
+                    warnings.append(f"{pname}: field 'claims[{i}].{what}': no test in "
+                                    f"{project.rel(project.test(paper.slug))} names {metric!r}; assert the claim "
+                                    "and its control at the front matter's threshold (conftest.claim)")
         n = len(mistakes(paper))
         if not MIN_MISTAKES <= n <= MAX_MISTAKES:
             warnings.append(f"{pname}: 'Common mistakes' has {n} item(s); a ready paper lists "
                             f"{MIN_MISTAKES} to {MAX_MISTAKES}")
     return problems, warnings
+
+
+def _test_strings(path: Path) -> set[str]:
+    """Every string literal in a test file: the metric names its tests read and assert."""
+    try:
+        tree = ast.parse(read_text(path))
+    except (PaperclubError, SyntaxError, OSError):
+        return set()
+    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
 def check_project(project: Project) -> Report:
