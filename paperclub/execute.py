@@ -38,6 +38,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+from paperclub import worker
 from paperclub.errors import PaperclubError
 from paperclub.rundir import RunDir
 
@@ -45,11 +46,12 @@ LIBRARIES = ("torch", "numpy", "scipy", "matplotlib", "scikit-learn", "scikit-im
              "nbclient", "ipykernel", "jupytext")
 PACKAGE = "minimal_impls"
 # the notebook runtime every notebook imports: part of every cache key
-RUNTIME = tuple(Path(__file__).parent / name for name in ("__init__.py", "runtime.py", "rundir.py", "standalone.py"))
+RUNTIME = tuple(Path(__file__).parent / name for name in ("__init__.py", "runtime.py", "rundir.py", "standalone.py",
+                                                         "worker.py"))
 TMP_PREFIX = "."  # a run in progress lives in <cache>/.<slug>-XXXX until it is promoted
 # matplotlib settings every kernel runs with (part of the cache key): sharper inline figures than the
 # default 100 dpi, still light enough for the page budget
-MATPLOTLIBRC = "figure.dpi: 120\nsavefig.dpi: figure\n"
+MATPLOTLIBRC = worker.MATPLOTLIBRC
 
 
 def read_text(path: Path, name: str | None = None) -> str:
@@ -290,127 +292,24 @@ def kill_run_processes(inside: Path) -> int:
 
 # --------------------------------------------------------------------------- running one notebook
 
-PROBE_BEFORE = ("import importlib.util as _pc_u\n"
-                "print('PAPERCLUB_PROBE_BEFORE', [m for m in ('minimal_impls', 'paperclub') if _pc_u.find_spec(m)])")
-PROBE_AFTER = ("import sys as _pc_sys, json as _pc_json\n"
-               "_pc = {'python': _pc_sys.executable}\n"
-               "for _pc_m in ('minimal_impls', 'paperclub'):\n"
-               "    _pc[_pc_m] = getattr(_pc_sys.modules.get(_pc_m), '__file__', None)\n"
-               "print('PAPERCLUB_PROBE_AFTER', _pc_json.dumps(_pc))")
-
-
-def _probe_output(cell: Any, tag: str) -> str | None:
-    for out in cell.get("outputs", []):
-        for line in out.get("text", "").splitlines():
-            if line.startswith(tag + " "):
-                return line[len(tag) + 1:]
-    return None
-
-
 def run_one(ipynb: Path, run: RunDir, cell_timeout: int, work: Path) -> None:
     """Execute the self-contained notebook ``ipynb`` with ``work`` (an empty folder) as its working
     directory, into ``run``; on failure write its error file, keep the executed notebook, and exit 1.
 
-    Called in a subprocess by :func:`run_job` (``python -m paperclub.execute``).
+    Called in a subprocess by :func:`run_job` (``python -m paperclub.execute``); the work itself is
+    :func:`paperclub.worker.execute_notebook`, which a Dask worker runs too.
     """
     import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     os.environ.pop("PYTHONPATH", None)   # the kernel sees only public packages and its own written files
-    nb = nbformat.read(ipynb, as_version=4)
-    nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
-    nb.cells.insert(0, nbformat.v4.new_code_cell(PROBE_BEFORE, id="pc-probe-before"))
-    nb.cells.append(nbformat.v4.new_code_cell(PROBE_AFTER, id="pc-probe-after"))
-    client = NotebookClient(nb, timeout=cell_timeout, kernel_name=KERNEL_NAME,
-                            resources={"metadata": {"path": str(work)}})
-    failure = None
-    try:
-        client.execute()
-    except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
-        failure = err
-    before, after = _probe_output(nb.cells[0], "PAPERCLUB_PROBE_BEFORE"), _probe_output(nb.cells[-1], "PAPERCLUB_PROBE_AFTER")
-    nb.cells = [c for c in nb.cells if c.get("id") not in ("pc-probe-before", "pc-probe-after")]
-    if failure is not None:
-        run.error_file.write_text(_describe_failure(nb, failure, cell_timeout), encoding="utf-8")
-        nbformat.write(nb, run.notebook)
-        sys.exit(1)
+    nb, failure, provenance = worker.execute_notebook(ipynb.read_text(encoding="utf-8"), work, cell_timeout,
+                                                      KERNEL_NAME)
     nbformat.write(nb, run.notebook)
-    provenance = json.loads(after) if after else {}
-    for module in ("minimal_impls", "paperclub"):   # where the modules came from, relative to the run's folder
-        found = provenance.get(module)
-        if found and Path(found).resolve().is_relative_to(work):
-            provenance[module] = "work/" + Path(found).resolve().relative_to(work).as_posix()
-    provenance["importable_before"] = json.loads(before.replace("'", '"')) if before else None
+    if failure is not None:
+        run.error_file.write_text(failure, encoding="utf-8")
+        sys.exit(1)
     (run.path / "provenance.json").write_text(json.dumps(provenance, indent=2), encoding="utf-8")
-    # CPU time of the kernel (a reaped child) and of this process: unlike wall time, it does not grow
-    # when other notebooks or programs share the cores, so the page can say how long it takes alone
-    import resource
-    used = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-               for f in ("ru_utime", "ru_stime"))
-    run.cpu_file.write_text(f"{used:.2f}", encoding="utf-8")
-
-
-def _line_of_cell(py_text: str, n_cells: int, index: int) -> int | None:
-    """The line in the ``.py`` file where cell ``index`` starts (jupytext py:percent markers)."""
-    markers = [i + 1 for i, line in enumerate(py_text.splitlines()) if line.startswith("# %%")]
-    offset = n_cells - len(markers)
-    if offset not in (0, 1) or index - offset < 0:
-        return None
-    return markers[index - offset]
-
-
-def _own_cells(nb: Any) -> int:
-    """How many set-up cells the self-contained notebook puts before the notebook's own cells."""
-    n = 0
-    for i, cell in enumerate(nb.cells):
-        if str(cell.get("id", "")).startswith("pc-"):
-            n = i + 1
-    return n
-
-
-def _traceback_tail(output: dict, frames: int = 3) -> str:
-    import re as _re
-
-    lines = [_re.sub(r"\x1b\[[0-9;]*m", "", ln) for tb in output.get("traceback", []) for ln in tb.splitlines()]
-    lines = [ln for ln in lines if ln.strip() and not set(ln.strip()) <= set("-")]
-    # keep the last frames: each frame starts with a file/cell header line
-    starts = [i for i, ln in enumerate(lines) if ln.startswith(("File ", "Cell In", "  File "))]
-    keep = lines[starts[-frames]:] if len(starts) >= frames else lines[-12:]
-    return "\n".join(keep[-15:])
-
-
-def _describe_failure(nb: Any, err: Exception, cell_timeout: int, text: str | None = None) -> str:
-    """``cell N (line L): Error: message`` for the first cell that failed (numbered as in the ``.py``),
-    then the last frames of its traceback."""
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
-    skip = _own_cells(nb)
-    own = len(nb.cells) - skip
-    py = text if text is not None else nb.metadata.get("paperclub", {}).get("source", "")
-
-    def where(i: int) -> str:
-        if i < skip:
-            return f"set-up cell {i + 1}"
-        line = _line_of_cell(py, own, i - skip) if py else None
-        return f"cell {i - skip + 1}" + (f" (line {line})" if line else "")
-
-    for i, cell in enumerate(nb.cells):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                tail = _traceback_tail(output)
-                return f"{where(i)}: {output['ename']}: {output['evalue']}" + \
-                       ("\n" + "\n".join("    " + ln for ln in tail.splitlines()) if tail else "")
-    # no error output: the cell that started and never finished (a timeout, or a kernel that died)
-    running = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-               and "iopub.execute_input" in c.metadata.get("execution", {})
-               and "shell.execute_reply" not in c.metadata.get("execution", {})]
-    at = where(running[0]) + ": " if running else ""
-    if isinstance(err, CellTimeoutError):
-        return f"{at}ran longer than {cell_timeout} s"
-    if isinstance(err, DeadKernelError):
-        return f"{at}the kernel died (it exited or was killed) while the cell ran"
-    return at + (str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__)
+    run.cpu_file.write_text(f"{worker.cpu_seconds():.2f}", encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- running them all: plan, run, promote
