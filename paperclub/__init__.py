@@ -12,8 +12,8 @@ Notebooks import this package for two small runtime helpers:
 When a notebook runs outside ``paperclub build`` (a member running it in
 Jupyter), ``record`` only prints and the save helpers only display.
 """
-from paperclub.runtime import record, savefig, seed, show_animation
+from paperclub.runtime import device, record, savefig, seed, show_animation
 from paperclub.errors import PaperclubError
 
-__all__ = ["record", "savefig", "seed", "show_animation", "PaperclubError"]
+__all__ = ["device", "record", "savefig", "seed", "show_animation", "PaperclubError"]
 __version__ = "0.1.0"

@@ -440,7 +440,8 @@ class SweepReport:
 
 def sweep(project: Project, cache: Path, *, only: list[str] | None = None, seeds: int = execute.DEFAULT_SEEDS,
           force: list[str] | bool = False, jobs: int | None = None, limit_s: int = 300,
-          log: Callable[[str], None] = print, wait: bool = False) -> SweepReport:
+          log: Callable[[str], None] = print, wait: bool = False, scheduler: str | None = None,
+          shared_cache: str | None = None) -> SweepReport:
     """Run every notebook (or ``only`` some) at seeds 0…``seeds``-1, cached like the build (seed 0 is the
     page's run), and record each paper's sweep so the next build judges every claim on every seed."""
     if not 2 <= seeds <= 50:
@@ -456,11 +457,22 @@ def sweep(project: Project, cache: Path, *, only: list[str] | None = None, seeds
         versions = execute.library_versions()
         runs, todo = execute.sweep_jobs(notebooks, project.impls, cache, versions, seeds=seeds, inputs=inputs,
                                         force=forced)
+        client, store = cluster_for(scheduler, shared_cache)
+        gpu = {p.slug for p in papers if p.needs.gpu}
+        if gpu and (client is None or not __import__("paperclub.cluster").cluster.gpu_workers(client)):
+            held = sorted({j.slug for j in todo if j.slug in gpu})
+            if held:
+                log(f"  needs a GPU, not swept here: {', '.join(held)} (pass --scheduler with a GPU worker)")
+            todo = [j for j in todo if j.slug not in gpu]
         log(f"paperclub sweep: {len(papers)} papers × {seeds} seeds = {len(papers) * seeds} runs; "
             f"{len(runs)} cached, {len(todo)} to run (cache: {project.rel(cache)})")
-        for res in execute.run_jobs(todo, project.impls, cache, jobs=jobs, limit_s=limit_s,
-                                    failed_dir=project.failed_dir, log=log):
-            runs[(res.slug, res.seed)] = res
+        try:
+            for res in execute.run_jobs(todo, project.impls, cache, jobs=jobs, limit_s=limit_s,
+                                        failed_dir=project.failed_dir, log=log, client=client, store=store, gpu=gpu):
+                runs[(res.slug, res.seed)] = res
+        finally:
+            if client is not None:
+                client.close()
         report.runs = runs
         failed = sorted((r for r in runs.values() if not r.ok), key=lambda r: (r.slug, r.seed))
         for p in papers:
@@ -489,9 +501,21 @@ def results_slugs(report: BuildReport) -> list[str]:
     return [line.split(":", 1)[0].removeprefix("papers/").removesuffix(".md") for line in report.unswept]
 
 
+def cluster_for(scheduler: str | None, shared: str | None):
+    """The Dask client (``--scheduler``) and the shared store (``--cache URL``), each or neither."""
+    if not scheduler and not shared:
+        return None, None
+    from paperclub import cluster
+
+    store = cluster.SharedStore(shared) if shared else None
+    client = cluster.connect(scheduler) if scheduler else None
+    return client, store
+
+
 def build(project: Project, site: Path, cache: Path, *, only: list[str] | None = None, strict: bool = False,
           force: list[str] | bool = False, jobs: int | None = None, limit_s: int = 300,
-          today: dt.date | None = None, log: Callable[[str], None] = print, wait: bool = False) -> BuildReport:
+          today: dt.date | None = None, log: Callable[[str], None] = print, wait: bool = False,
+          scheduler: str | None = None, shared_cache: str | None = None) -> BuildReport:
     t0 = time.monotonic()
     today = today or dt.date.today()
     report = BuildReport()
@@ -504,10 +528,20 @@ def build(project: Project, site: Path, cache: Path, *, only: list[str] | None =
 
         papers, warnings, forced = select(project, only, force)
         report.papers, report.warnings = papers, warnings
-        log(f"paperclub: {len(papers)} papers; executing notebooks (cache: {project.rel(cache)})")
-        results = execute_all({p.slug: project.notebook(p.slug) for p in papers}, project.impls, cache,
-                              jobs=jobs, limit_s=limit_s, force=forced, failed_dir=project.failed_dir,
-                              inputs={p.slug: inputs_of(project, p) for p in papers}, log=log)
+        client, store = cluster_for(scheduler, shared_cache)   # an unreachable scheduler: one line, no work done
+        log(f"paperclub: {len(papers)} papers; executing notebooks (cache: {project.rel(cache)}"
+            + (f", shared: {shared_cache}" if shared_cache else "") + (f", on {scheduler}" if scheduler else "") + ")")
+        try:
+            results = execute_all({p.slug: project.notebook(p.slug) for p in papers}, project.impls, cache,
+                                  jobs=jobs, limit_s=limit_s, force=forced, failed_dir=project.failed_dir,
+                                  inputs={p.slug: inputs_of(project, p) for p in papers}, log=log,
+                                  client=client, store=store, gpu={p.slug for p in papers if p.needs.gpu})
+        finally:
+            if client is not None:
+                client.close()
+        for slug, res in sorted(results.items()):
+            if res.status == "stale":
+                report.warnings.append(f"papers/{slug}.md: {res.error}")
         results = with_sweeps(results, cache)
         report.results = results
         for slug in sorted(results):

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import datetime as dt
 import http.server
 import sys
@@ -32,7 +33,8 @@ def cmd_build(args: argparse.Namespace, project: Project) -> int:
 
     force = True if args.force == [] else (args.force or False)
     report = build(project, args.site, args.cache, only=args.only, strict=args.strict, force=force,
-                   jobs=args.jobs, limit_s=args.limit, today=args.today)
+                   jobs=args.jobs, limit_s=args.limit, today=args.today, scheduler=args.scheduler,
+                   shared_cache=args.shared_cache)
     if report.failed_claims or report.warnings:
         print(f"paperclub: {len(report.failed_claims)} claim(s) do not hold or are vacuous, "
               f"{len(report.warnings)} trust warning(s) (shown on the pages; --strict makes them errors)")
@@ -44,7 +46,7 @@ def cmd_sweep(args: argparse.Namespace, project: Project) -> int:
 
     force = True if args.force == [] else (args.force or False)
     report = sweep(project, args.cache, only=args.slugs or None, seeds=args.seeds, force=force, jobs=args.jobs,
-                   limit_s=args.limit)
+                   limit_s=args.limit, scheduler=args.scheduler, shared_cache=args.shared_cache)
     for line in report.problems:
         print(f"warning: {line}", file=sys.stderr)
     return 1 if (report.problems and args.strict) else 0
@@ -200,7 +202,10 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--root", dest="root_after", type=Path, default=None, help="project root")
     b = sub.add_parser("build", parents=[common], help="execute notebooks, render and audit the site")
     b.add_argument("--site", type=Path, default=None, help="output folder (default: site/)")
-    b.add_argument("--cache", type=Path, default=None, help="executed-notebook cache (default: build/cache/)")
+    b.add_argument("--cache", default=None, help="executed-notebook cache: a folder (default: build/cache/) or an "
+                   "fsspec URL (file://…, s3://…) shared between machines")
+    b.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run notebooks on a Dask cluster, e.g. tcp://host:8786 (default: $PAPERCLUB_SCHEDULER)")
     b.add_argument("--only", nargs="+", metavar="SLUG", help="build only these papers")
     b.add_argument("--strict", action="store_true",
                    help="fail when a claim does not hold or is vacuous, or on any trust warning")
@@ -213,7 +218,10 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("sweep", parents=[common], help="re-run notebooks at seeds 0…N-1 so every claim is judged on every seed")
     w.add_argument("slugs", nargs="*", metavar="SLUG", help="papers to sweep (default: all)")
     w.add_argument("--seeds", type=int, default=5, help="how many seeds, 0…N-1 (default 5; seed 0 is the page's run)")
-    w.add_argument("--cache", type=Path, default=None, help="executed-notebook cache (default: build/cache/)")
+    w.add_argument("--cache", default=None, help="executed-notebook cache: a folder (default: build/cache/) or an "
+                   "fsspec URL shared between machines")
+    w.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on a Dask cluster, e.g. tcp://host:8786 (default: $PAPERCLUB_SCHEDULER)")
     w.add_argument("--force", nargs="*", metavar="SLUG", default=None, help="re-run even when cached")
     w.add_argument("--jobs", type=int, default=None, help="runs in parallel (default: CPU count)")
     w.add_argument("--limit", type=int, default=300, help="time limit per run in seconds")
@@ -230,7 +238,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", parents=[common], help="serve the built site on 127.0.0.1")
     s.add_argument("--site", type=Path, default=None)
     s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--cache", type=Path, default=None, help="executed-notebook cache (default: build/cache/)")
+    s.add_argument("--cache", default=None, help="executed-notebook cache (default: build/cache/)")
     s.add_argument("--no-watch", dest="watch", action="store_false",
                    help="serve the site as it is: no rebuild on edits, no reload script")
     s.set_defaults(func=cmd_serve)
@@ -246,8 +254,15 @@ def main(argv: list[str] | None = None) -> int:
     project = Project((args.root_after or args.root).resolve())
     if getattr(args, "site", "unset") is None:
         args.site = project.default_site
+    args.shared_cache = None
+    if isinstance(getattr(args, "cache", None), str) and "://" in args.cache:
+        args.shared_cache, args.cache = args.cache, None    # a shared store; runs still land in build/cache
     if getattr(args, "cache", "unset") is None:
         args.cache = project.default_cache
+    elif isinstance(getattr(args, "cache", None), str):
+        args.cache = Path(args.cache)
+    if hasattr(args, "scheduler") and not args.scheduler:
+        args.scheduler = os.environ.get("PAPERCLUB_SCHEDULER") or None
     if getattr(args, "out", "unset") is None:
         args.out = project.slides_pdf
     try:

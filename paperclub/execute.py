@@ -22,6 +22,7 @@ again; ``force`` runs chosen ones regardless.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import json
 import os
@@ -70,7 +71,7 @@ def read_text(path: Path, name: str | None = None) -> str:
 class NotebookResult:
     """One notebook's outcome; metrics and figures are read once, when the result is made."""
     slug: str
-    status: Literal["executed", "cached", "failed"]
+    status: Literal["executed", "cached", "stale", "failed"]
     seconds: float          # how long the notebook took when it last ran
     run: RunDir | None      # the cache folder holding the run
     error: str | None = None
@@ -466,12 +467,64 @@ def clean_leftovers(cache_dir: Path) -> list[Path]:
 
 
 def run_jobs(todo: list[Job], impl_dir: Path, cache_dir: Path, *, jobs: int | None = None, limit_s: int = 300,
-             failed_dir: Path | None = None, log: Callable[[str], None] = print,
-             ) -> list[NotebookResult]:
-    """Run ``todo`` ``jobs`` at a time (threads that start subprocesses; nothing here parses Python), promote
-    each finished run into the cache, and return the results in completion order."""
+             failed_dir: Path | None = None, log: Callable[[str], None] = print, client: Any = None,
+             store: Any = None, gpu: set[str] | None = None) -> list[NotebookResult]:
+    """Run ``todo`` and promote each finished run into the cache; return the results in completion order.
+
+    Locally: ``jobs`` at a time, in threads that start subprocesses (nothing here parses Python). With a
+    Dask ``client``: as tasks on the cluster (:mod:`paperclub.cluster`). With a shared ``store``: a run
+    another machine already stored is fetched instead of run, and every new run is stored."""
     if not todo:
         return []
+    out: list[NotebookResult] = []
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    if store is not None:
+        remaining = []
+        for job in todo:
+            tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{job.slug}-", dir=cache_dir))
+            tmp.rmdir()
+            try:
+                found = store.fetch(job.key, tmp)
+                meta = _read_meta(RunDir(tmp)) if found else {}
+                if found and meta.get("key") == job.key:
+                    res = NotebookResult.load(job.slug, "cached", float(meta.get("seconds", 0.0)), RunDir(tmp), job.seed)
+                    out.append(promote(res, cache_dir))
+                    log(f"  {run_label(job.slug, job.seed):<28} fetched   from the shared cache")
+                    continue
+            except (OSError, ValueError, PaperclubError) as err:
+                log(f"  {run_label(job.slug, job.seed):<28} shared cache entry unusable ({err}); running it")
+            shutil.rmtree(tmp, ignore_errors=True)
+            remaining.append(job)
+        todo = remaining
+        if not todo:
+            return out
+    total, done = len(todo), 0
+
+    def finish(res: NotebookResult) -> NotebookResult:
+        nonlocal done
+        res = promote(res, cache_dir)
+        done += 1
+        mark = "executed" if res.ok else "FAILED"
+        log(f"  [{done}/{total}] {run_label(res.slug, res.seed):<28} {mark:<9} {res.seconds:6.1f} s"
+            + (f"  {res.error}" if res.error else ""))
+        if store is not None and res.ok and res.run is not None:
+            store.put(_read_meta(res.run)["key"], res.run.path)
+        return res
+
+    leftovers: list[RunDir] = []
+    if client is not None:
+        from paperclub import cluster
+
+        try:
+            for res, run in cluster.run_on_cluster(client, todo, cache_dir, limit_s=limit_s, gpu=gpu or set(), log=log):
+                if run is not None:
+                    leftovers.append(run)
+                out.append(finish(res))
+        finally:
+            for run in leftovers:
+                shutil.rmtree(run.path, ignore_errors=True)
+        return out
+
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     # one notebook per core, one thread each: small torch models on oversubscribed cores slow down
     # by an order of magnitude (threads spin while waiting), so never give a kernel more than its share
@@ -479,7 +532,6 @@ def run_jobs(todo: list[Job], impl_dir: Path, cache_dir: Path, *, jobs: int | No
     kernel = kernel_home(cache_dir.parent)
     started: dict[str, float] = {}
     stop = threading.Event()
-    total, done = len(todo), 0
 
     def ticker() -> None:
         while not stop.wait(10.0):
@@ -497,20 +549,13 @@ def run_jobs(todo: list[Job], impl_dir: Path, cache_dir: Path, *, jobs: int | No
             started.pop(job.label, None)
 
     threading.Thread(target=ticker, daemon=True).start()
-    leftovers: list[RunDir] = []
-    out: list[NotebookResult] = []
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         for fut in as_completed([pool.submit(work, job) for job in todo]):
             res, run = fut.result()
             if run is not None:
                 leftovers.append(run)
-            res = promote(res, cache_dir)
-            out.append(res)
-            done += 1
-            mark = "executed" if res.ok else "FAILED"
-            log(f"  [{done}/{total}] {run_label(res.slug, res.seed):<28} {mark:<9} {res.seconds:6.1f} s"
-                + (f"  {res.error}" if res.error else ""))
+            out.append(finish(res))
     except BaseException:
         # Ctrl-C or a crash: stop every run of this cache now, kernels included, and drop the queue
         pool.shutdown(wait=False, cancel_futures=True)
@@ -593,15 +638,51 @@ def execute_all(
     inputs: dict[str, list[Path]] | None = None,
     failed_dir: Path | None = None,
     log: Callable[[str], None] = print,
+    client: Any = None,
+    store: Any = None,
+    gpu: set[str] | None = None,
 ) -> dict[str, NotebookResult]:
     """Execute every notebook (seed 0) whose cache key changed, ``jobs`` at a time; return a result per slug.
 
-    A failing notebook never stops the others; its last good result stays in the cache.
+    A failing notebook never stops the others; its last good result stays in the cache. Papers in ``gpu``
+    run only on a cluster (``client``) with a GPU worker; without one they keep their last cached result
+    (status ``stale``) or fail with one line when there is none.
     """
     results, todo = plan(notebooks, impl_dir, cache_dir, library_versions(), inputs=inputs, force=force)
-    for res in run_jobs(todo, impl_dir, cache_dir, jobs=jobs, limit_s=limit_s, failed_dir=failed_dir, log=log):
+    todo, results = _hold_back_gpu(todo, results, cache_dir, gpu or set(), client)
+    for res in run_jobs(todo, impl_dir, cache_dir, jobs=jobs, limit_s=limit_s, failed_dir=failed_dir, log=log,
+                        client=client, store=store, gpu=gpu):
         results[res.slug] = res
     return results
+
+
+def _hold_back_gpu(todo: list[Job], results: dict[str, NotebookResult], cache_dir: Path, gpu: set[str],
+                   client: Any) -> tuple[list[Job], dict[str, NotebookResult]]:
+    """Runs that need a GPU where none can be had: keep the last cached result, or fail in one line."""
+    if not gpu:
+        return todo, results
+    if client is not None:
+        from paperclub import cluster
+
+        if cluster.gpu_workers(client):
+            return todo, results
+    keep = []
+    for job in todo:
+        if job.slug not in gpu:
+            keep.append(job)
+            continue
+        run = RunDir(run_path(cache_dir, job.slug, job.seed))
+        meta = _read_meta(run)
+        where = "the cluster has no worker with --resources GPU=1" if client is not None else \
+            "no --scheduler with a GPU worker was given"
+        if meta and run.metrics_file.exists():
+            res = NotebookResult.load(job.slug, "cached", float(meta.get("seconds", 0.0)), run, job.seed)
+            results[job.slug] = dataclasses.replace(res, status="stale", error=f"needs a GPU and {where}; "
+                                                    "showing its last cached run")
+        else:
+            results[job.slug] = NotebookResult.failed(job.slug, 0.0, f"{job.notebook.parent.name}/{job.notebook.name}: "
+                                                      f"needs a GPU and {where} (and no earlier run is cached)")
+    return keep, results
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through run_job

@@ -274,6 +274,12 @@ def format_value(value: object, fmt: str = ".3g") -> str:
     return str(value)
 
 
+class Needs(Strict):
+    """What a paper's notebook needs beyond a laptop CPU."""
+    gpu: int = Field(default=0, ge=0, le=8, description="GPUs: runs go only to Dask workers started with "
+                                                        "--resources GPU=1")
+
+
 class Handout(Strict):
     equations: list[str] = Field(default_factory=list, description="the \\tag numbers of the equations to print")
     figure: Optional[str] = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$",
@@ -296,6 +302,7 @@ class Paper(Strict):
     bibtex: Optional[str] = None
     status: Literal["ready", "draft"] = "ready"
     handout: Optional[Handout] = None
+    needs: Needs = Field(default_factory=Needs)
     inputs: list[str] = Field(default_factory=list, description="data files the notebook reads, relative to "
                                                                 "the project root (part of its cache key)")
     # set by the loader, not by the file

@@ -51,6 +51,22 @@ def seed() -> int:
     return RunDir.seed()
 
 
+def device() -> str:
+    """Where the notebook should put its tensors: ``PAPERCLUB_DEVICE`` when the run sets it (a GPU worker of
+    a cluster says ``cuda``), else ``cuda`` when torch sees a GPU, else ``cpu``."""
+    import os
+
+    chosen = os.environ.get("PAPERCLUB_DEVICE", "").strip()
+    if chosen:
+        return chosen
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
 def record(name: str, value: Any) -> Any:
     """Record a figure that the paper's claims table and ``{{ name }}`` references read.
 

@@ -188,9 +188,9 @@ record(name, value) prints a figure the site's claims table shows; savefig(fig, 
 when the site's build runs the notebook (it shows inline anyway); seed() is the run's seed (0 unless
 the PAPERCLUB_SEED environment variable says otherwise); show_animation(frames, name) shows a GIF.
 """
-from paperclub.runtime import record, savefig, seed, show_animation
+from paperclub.runtime import device, record, savefig, seed, show_animation
 
-__all__ = ["record", "savefig", "seed", "show_animation"]
+__all__ = ["device", "record", "savefig", "seed", "show_animation"]
 '''
 
 
