@@ -76,7 +76,6 @@ def run_on_cluster(client, todo: list, cache_dir: Path, *, limit_s: int, gpu: se
                    log: Callable[[str], None] = print) -> list[tuple[Any, RunDir | None]]:
     """Submit every job; yield ``(result, run folder)`` pairs as :func:`paperclub.execute.run_job` does,
     the run folder holding what the worker returned (not yet promoted)."""
-    from distributed import as_completed
     from distributed.client import FutureCancelledError
 
     from paperclub.execute import TMP_PREFIX, NotebookResult
@@ -113,7 +112,7 @@ def run_on_cluster(client, todo: list, cache_dir: Path, *, limit_s: int, gpu: se
     threading.Thread(target=ticker, daemon=True).start()
     out = []
     try:
-        for fut in as_completed(list(futures)):
+        for fut in _as_completed(list(futures)):
             job = futures[fut]
             run = RunDir(Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{job.slug}-", dir=cache_dir)))
             name = f"{job.notebook.parent.name}/{job.notebook.name}" + (f" (seed {job.seed})" if job.seed else "")
@@ -143,6 +142,18 @@ def run_on_cluster(client, todo: list, cache_dir: Path, *, limit_s: int, gpu: se
     finally:
         stop.set()
     return out
+
+
+def _as_completed(futures: list):
+    """Futures in the order they finish (polling: this client is never the process's default one)."""
+    pending = list(futures)
+    while pending:
+        done = [f for f in pending if f.done()]
+        for f in done:
+            pending.remove(f)
+            yield f
+        if not done:
+            time.sleep(0.1)
 
 
 # --------------------------------------------------------------------------- a cache shared between machines
