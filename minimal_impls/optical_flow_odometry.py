@@ -92,11 +92,8 @@ def _sums(terms: Array, wgt: Array, window: int | None) -> Array:
 
 def _warp(images: Array, flow: Array) -> tuple[Array, Array]:
     """Sample images at x + u (bilinear, edges repeated); flow is (N, 2) or (N, H, W, 2) px, (dx, dy).
-
-    What `map_coordinates(order=1, mode="nearest")` computes, written as 2-D gathers so that
-    nothing is interpolated along the batch axis. Also returns where x + u fell inside the image:
-    outside it the samples are made up.
-    """
+    What `map_coordinates(order=1, mode="nearest")` computes, as 2-D gathers (nothing interpolated
+    along the batch axis); also where x + u fell inside the image (outside, samples are made up)."""
     n, h, w = images.shape
     if flow.ndim == 2:
         # One shift per patch: gather one (H+1)×(W+1) block per image at its integer offset, then
@@ -142,17 +139,13 @@ def lucas_kanade(img0: Array, img1: Array, window: int | None = None, levels: in
     """Pyramidal Lucas–Kanade flow from img0 to img1 (so that img1(x + u) ≈ img0(x)).
 
     img0, img1: (H, W) or (N, H, W) images, any brightness scale (0–1, 0–255, ...).
-    min_eigenvalue: the texture test, λ_min(G) per window pixel over img0's intensity variance:
-        relative, so the verdict does not change when the images are multiplied by a constant.
-    window: None → one flow vector per image (the whole patch is the window, like a flow-sensor
-        chip); an odd k → a dense flow field with a k×k window around each pixel.
+    window: None → one flow per image (like a flow-sensor chip); odd k → dense, k×k windows.
     levels: pyramid levels; None → enough for `max_motion` px (see `pyramid_levels`).
-    max_residual: after the last step, the residual that no translation explains, expressed as a
-        misalignment in px (√(Σ r²/Σ|∇I|²)); above it the two windows do not match (the motion was
-        beyond the pyramid's reach, or the content changed) and the flow is flagged unreliable.
-    forward_backward: flow img1 → img0 must undo flow img0 → img1 to within this many px, else
-        unreliable (None: no check). On a repeating texture (bricks) a window can lock onto a shifted
-        copy of the pattern with a small residual; the reverse solve rarely lands on the same copy.
+    Reliability, three tests: min_eigenvalue, λ_min(G) per window pixel over img0's intensity
+    variance (texture; relative, so brightness scale does not matter); max_residual, what no
+    translation explains after the last step, as a misalignment √(Σr²/Σ|∇I|²) px (motion beyond the
+    pyramid's reach); forward_backward, the flow img1 → img0 must undo this one within that many px
+    (None: off): on a repeating texture a window can lock onto a shifted copy with a small residual.
     jacobi: the common mistake described above (dense fields only; identical when window=None).
     Returns ``flow`` in pixels as (dx, dy) — shape (N, 2), or (N, H, W, 2) when dense (no N axis for
     2-D input) — and a boolean ``reliable`` mask; unreliable flow is NaN.
@@ -231,10 +224,8 @@ def _lucas_kanade_block(img0: Array, img1: Array, window: int | None, levels: in
             new = flow + new if jacobi else new
             flow = np.where(ok[..., None], new, flow)
 
-    # Reliability, two tests at the finest level. (1) The smaller eigenvalue of G per pixel of the
-    # window must be large enough, or the least-squares problem is ill-posed (flat patch, lone edge).
-    # (2) What is left after the last step, It + ∇I·Δu, must be small: a window that LK "aligned"
-    # with the wrong content (motion beyond the pyramid's capture range) leaves a large residual.
+    # Reliability at the finest level: (1) texture, λ_min(G), else ill-posed (flat patch, lone edge);
+    # (2) the residual It + ∇I·Δu left after the last step (aligned with the wrong content?).
     du, dv = (flow[:, 0, None, None] - u, flow[:, 1, None, None] - v) if window is None else \
         (flow[..., 0] - u, flow[..., 1] - v)
     (res,) = _sums(((it + ix * du + iy * dv) ** 2)[None], wgt, window)
@@ -363,9 +354,9 @@ class FlightConfig:
     h_spread: float = 0.5         # m, true starting mean height ~ U(h_nominal ± h_spread)
     h_drift: float = 0.4          # m, mean height changes by U(±h_drift) over the flight
     osc_amplitude: float = 0.15   # m, vertical oscillation
-    osc_freq: float = 0.28        # Hz, our choice (the paper's frequency is not in the text we had)
+    osc_freq: float = 0.28        # Hz, the example flight on the club's slides (secondary source)
     osc_jitter: float = 0.05      # the real amplitude is the commanded one × U(1 ± osc_jitter)
-    phi_deg: float = 30.0         # sensors tilted ±φ fore/aft; our choice, not checked against the paper
+    phi_deg: float = 30.0         # sensors tilted ±φ, per the club's slides
     flow_noise: float = 0.03      # rad/s per flow component (geometric flow only)
     acc_noise: float = 0.1        # m/s², white accelerometer noise per sample
     acc_bias: float = 0.05        # m/s², std of each axis's constant accelerometer bias
@@ -462,11 +453,8 @@ def ground_texture(texel: float = 0.03) -> tuple[Array, float]:
 
 def render_patches(x: Array, h: Array, azimuths: Array, phi: float, pixels: int = 16, fov_deg: float = 8.0,
                    texture: tuple[Array, float] | None = None) -> Array:
-    """What each pinhole sensor sees from along-track position x and height h (any shape (...)).
-
-    Returns (..., S, pixels, pixels): image columns run along the tilt (e_a), rows across it (e_c);
-    phi = 0 gives a camera looking straight down with columns pointing ahead.
-    """
+    """What each pinhole sensor sees from along-track position x and height h (any shape (...)):
+    (..., S, pixels, pixels), columns along the tilt (e_a), rows across it (e_c)."""
     x, h = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(h, dtype=float))
     if np.any(h <= 0):
         raise ValueError("h: expected heights > 0 (above the ground), got a value <= 0")
@@ -498,45 +486,33 @@ def relative_rms(a: Array, b: Array) -> float:
 def lucas_kanade_flows(f: Flights, azimuths: Array, phi: float, pixels: int = 16, fov_deg: float = 8.0) -> Array:
     """Each sensor's flow *measured* by Lucas–Kanade between successive rendered frames: (B, T, S, 2).
 
-    A patch flow (dx, dy) in pixels per frame becomes an angular rate via the focal length; the
-    image moves opposite to the 'ground sweeps backwards' vector, hence the sign. A narrow field of
-    view keeps the flow nearly uniform over the patch: with a wide one, perspective makes the fore
-    and aft sensors average different flow profiles, which biases the divergence (see the notes).
-    """
+    Pixels per frame become rad/s via the focal length (the image moves opposite to the 'ground
+    sweeps backwards' vector). The narrow view keeps the flow uniform over the patch (exercise 3)."""
     frames = render_patches(f.x, f.h, azimuths, phi, pixels, fov_deg)
     b, t, s = frames.shape[:3]
     a, z = frames[:, :-1].reshape(-1, pixels, pixels), frames[:, 1:].reshape(-1, pixels, pixels)
     px, _ = lucas_kanade(a, z, window=None, levels=2, iterations=LK_ITERATIONS)
     focal = (pixels / 2) / np.tan(np.radians(fov_deg) / 2)
     rate = -px.reshape(b, t - 1, s, 2) * (1.0 / (focal * (f.t[0, 1] - f.t[0, 0])))  # (along, across)
-    az = np.asarray(azimuths)
-    u = np.stack([np.cos(az), np.sin(az)], -1)
-    u_perp = np.stack([-np.sin(az), np.cos(az)], -1)
-    body = rate[..., :1] * u + rate[..., 1:] * u_perp
+    c, s_ = np.cos(np.asarray(azimuths)), np.sin(np.asarray(azimuths))
+    body = rate[..., :1] * np.stack([c, s_], -1) + rate[..., 1:] * np.stack([-s_, c], -1)   # u_α, u_α⊥
     # Frame pair (k, k+1) measures the flow around k+½; the first sample has no earlier frame.
     return np.concatenate([np.full((b, 1, s, 2), np.nan), body], axis=1)
 
 
 # ---- 5. Height from divergence: the Extended Kalman Filter, eqs. (C)–(E) ---------------------------
-# State x = (h, v_z, b_z): height, vertical speed, accelerometer bias. The IMU's vertical reading
-# u = a_z + b_z + noise drives a double integrator over one sample Δt:
-#   h⁺ = h + Δt v_z + ½Δt² (u - b_z),   v_z⁺ = v_z + Δt (u - b_z),   b_z⁺ = b_z                  (C)
-# i.e. x⁺ = A x + B u, with process noise from the accelerometer noise σ_a and a slow bias walk:
-#   Q = G Gᵀ σ_a² + diag(0, 0, σ_b² Δt),  G = (½Δt², Δt, 0)ᵀ.                                  (D)
-# The divergence cue is the only measurement, and it is nonlinear in the state:
-#   z = ω_div = v_z / h + noise,          H = ∂z/∂x = (-v_z/h², 1/h, 0).                        (E)
+# State (h, v_z, b_z); per the club's slides, the IMU's a_z drives a double integrator (C)–(D):
+#   h⁺ = h + Δt v_z + ½Δt² (u - b_z),  v_z⁺ = v_z + Δt (u - b_z),  b_z⁺ = b_z    (C); Q: (D)
+#   z = ω_div = v_z / h + noise,          H = ∂z/∂x = (-v_z/h², 1/h, 0)                         (E)
 # h is observable only because v_z changes (the IMU gives v_z in m/s, the flow v_z/h). Without
 # oscillation H has almost no h-component (`height_std_ratio` measures it), and the EKF drifts up:
 # linearised at its own v̂_z = e_v, each update adds ≈ +P_hh e_v²/ĥ³ whatever the sign of e_v. The
 # standard fix, inverse height (`estimate_inverse_height`), makes the measurement linear; it cannot
 # create the missing information, but its σ then says so.
 
-def extended_kalman_filter(
-    u: Array, z: Array, x0: Array, p0: Array, a: Array, b: Array, q: Array, r: Array,
-    h_fn: Callable[[Array], Array], h_jac: Callable[[Array], Array],
-) -> tuple[Array, Array]:
+def extended_kalman_filter(u: Array, z: Array, x0: Array, p0: Array, a: Array, b: Array, q: Array, r: Array,
+                           h_fn: Callable[[Array], Array], h_jac: Callable[[Array], Array]) -> tuple[Array, Array]:
     """EKF with a linear process x⁺ = A x + B u and a nonlinear measurement z = h(x), batched.
-
     u: (N, T, p) inputs; z: (N, T, m) measurements (NaN = no update at that step);
     x0: (N, n) or (n,); p0: (n, n); a: (n, n); b: (n, p); q: (n, n); r: (m, m) or (N, T, m, m).
     h_fn maps (N, n) → (N, m); h_jac maps (N, n) → (N, m, n).
@@ -580,10 +556,8 @@ HEIGHT_WALK = 1e-8  # m² per step: a tiny random walk on h, so that P_hh never 
 def process_model(dt: float, acc_noise: float, bias_walk: float, estimate_bias: bool = True,
                   ) -> tuple[Array, Array, Array]:
     """A, B and Q of eqs. (C)–(D) for one step Δt; state (h, v_z, b_z), input the vertical acceleration.
-
-    (C) is the exact discretisation of ḣ = v_z, v̇_z = u − b_z, ḃ_z = 0 with u held over the step
-    (A = exp(F Δt)): the bias enters the height row as −½Δt² b_z, the speed row as −Δt b_z.
-    """
+    (C) is the exact discretisation exp(F Δt) of ḣ = v_z, v̇_z = u − b_z, ḃ_z = 0, u held over the step:
+    the bias enters the height row as −½Δt² b_z, the speed row as −Δt b_z."""
     check_positive("dt", dt)
     a = np.array([[1.0, dt, -0.5 * dt**2], [0.0, 1.0, -dt], [0.0, 0.0, 1.0]])      # (C)
     b = np.array([[0.5 * dt**2], [dt], [0.0]])
@@ -621,12 +595,10 @@ def estimate_height(omega_div: Array, div_var: Array, imu_az: Array, dt: float, 
 
 def estimate_inverse_height(omega_div: Array, div_var: Array, imu_az: Array, dt: float, h_prior: float,
                             acc_noise: float = 0.1, bias_walk: float = 1e-3) -> tuple[Array, Array]:
-    """The standard fix of the EKF's drift: the same filter in the state (ρ, w, b_z) = (1/h, v_z/h, b_z).
+    """The standard fix of the EKF's drift: the same filter in (ρ, w, b_z) = (1/h, v_z/h, b_z).
 
-    The process becomes nonlinear, ρ̇ = −wρ, ẇ = (u − b_z)ρ − w² (linearised per step, Euler), and
-    the measurement linear, z = w, so an update moves ρ only through its learned correlation with w.
-    Same inputs and outputs as `estimate_height`: ĥ = 1/ρ̂ and σ_h = σ_ρ/ρ̂².
-    """
+    The process becomes nonlinear, ρ̇ = −wρ, ẇ = (u − b_z)ρ − w² (linearised per Euler step), and the
+    measurement linear, z = w. Same inputs and outputs as `estimate_height` (ĥ = 1/ρ̂, σ_h = σ_ρ/ρ̂²)."""
     (n, steps), eye = omega_div.shape, np.eye(3)
     x = np.tile([1.0 / h_prior, 0.0, 0.0], (n, 1))
     p = np.tile(np.diag([(0.5 / h_prior) ** 2, (0.3 / h_prior) ** 2, 0.1**2]), (n, 1, 1))
@@ -660,10 +632,8 @@ def height_std_ratio(h: Array, vz: Array, div_var: Array, dt: float, h_prior: fl
                      acc_noise: float = 0.1, bias_walk: float = 1e-3) -> Array:
     """Observability, free of any estimate: σ_h after the flight over σ_h before it, per flight (B,).
 
-    The filter's covariance recursion (eqs. C–E) with H taken at the TRUE state (h, v_z) (B, T):
-    the information the divergence carries about h along the flown trajectory. ≈ 1: the data say
-    nothing about h, whatever an estimator makes of them; ≪ 1: h is observable.
-    """
+    The covariance recursion of (C)–(E) with H at the TRUE state (h, v_z) (B, T): ≈ 1, the data say
+    nothing about h, whatever an estimator makes of them; ≪ 1, h is observable."""
     a, _, q = process_model(dt, acc_noise, bias_walk)
     p = np.broadcast_to(np.diag([(0.5 * h_prior) ** 2, 0.3**2, 0.1**2]), (len(h), 3, 3)).copy()
     hm = _h_jac(np.stack([h, vz, 0 * h], -1).reshape(-1, 3)).reshape(h.shape + (3,))
@@ -674,22 +644,17 @@ def height_std_ratio(h: Array, vz: Array, div_var: Array, dt: float, h_prior: fl
     return np.sqrt(p[:, 0, 0]) / (0.5 * h_prior)
 
 
-# The paper's three strategies differ in what they know of the flow's variations (abstract: "no",
-# "precise" or "rough" prior knowledge; "rough" uses only their shape and timing). Per the club's
-# slides, NPK filters the raw divergence of 2 sensors, PPK and RPK fuse 4 sensors, and the IMU's
-# vertical acceleration drives the EKF in every case. How PPK and RPK use the prior is not in any
-# text we had; OUR reading: the prior says what shape the divergence cue must have, and a causal
-# least-squares fit of that template to the 4-sensor cue replaces the raw cue (a matched filter).
-#   PPK: frequency and phase θ(t) = ωt + φ of the commanded h = h̄ + A sin θ are known, so
-#        ω_div = v_z/h ≈ c₀ + c₁ cos θ + c₂ sin 2θ (to second order in A/h̄); c fitted.
-#   RPK: only the timing (ω) and the shape (periodic, two harmonics): the phase is fitted too,
-#        ω_div ≈ c₀ + Σ_{n=1,2} aₙ cos nωt + bₙ sin nωt.
+# The three strategies (abstract: no, precise or rough prior knowledge of the flow's variations).
+# Per the club's slides NPK filters the raw divergence of 2 sensors and PPK/RPK fuse 4; the IMU drives
+# the EKF in all. OUR reading of the fusion: a causal least-squares fit of the template the prior
+# predicts for ω_div replaces the 4-sensor cue (a matched filter).
+#   PPK: the phase θ = ωt + φ of h = h̄ + A sin θ is known: ω_div ≈ c₀ + c₁ cos θ + c₂ sin 2θ.
+#   RPK: only the timing ω and a periodic shape: ω_div ≈ c₀ + Σ_{n=1,2} aₙ cos nωt + bₙ sin nωt.
 
 def prior_template(f: Flights, strategy: str, freq: float) -> Array:
     """The basis (B, T, K) of the divergence template that PPK or RPK assumes."""
     if strategy == "ppk":
-        th = f.osc_phase
-        return np.stack([np.ones_like(th), np.cos(th), np.sin(2 * th)], -1)
+        return np.stack([np.ones_like(f.t), np.cos(f.osc_phase), np.sin(2 * f.osc_phase)], -1)
     wt = 2 * np.pi * freq * f.t
     return np.stack([np.ones_like(wt), np.cos(wt), np.sin(wt), np.cos(2 * wt), np.sin(2 * wt)], -1)
 
@@ -711,13 +676,9 @@ def template_fit(y: Array, basis: Array, memory: float, dt: float) -> Array:
 
 
 def imu_flow_lag(omega_div: Array, imu_az: Array, dt: float, max_lag: float = 0.3) -> float:
-    """How late the IMU is relative to the flow (s, > 0: IMU late), from the data alone.
-
-    The IMU's vertical speed (its acceleration integrated, trend removed: that absorbs the bias) and
-    ω_div = v_z/h move in step when the streams are synchronised; the lag that maximises their
-    correlation over all flights, refined by a parabola through the peak, is the offset. A filter fed
-    a late IMU misreads the oscillation, so a pipeline checks this before trusting ĥ.
-    """
+    """How late the IMU is relative to the flow (s, > 0: IMU late), from the data alone: the lag that
+    best correlates the IMU's vertical speed (integrated, detrended: that absorbs the bias) with
+    ω_div = v_z/h over all flights, refined by a parabola through the peak."""
     w = np.nan_to_num(np.asarray(omega_div, dtype=float))
     v = cumulative_trapezoid(np.asarray(imu_az, dtype=float), dx=dt, axis=-1, initial=0.0)
     t = np.arange(v.shape[-1])
@@ -781,16 +742,15 @@ def run(cfg: FlightConfig = FlightConfig(), n_flights: int = 8, n_sensors: Liter
         estimate_bias: bool = True, settle_periods: float = 2.0, pixels: int = 16, fov_deg: float = 8.0,
         flow_scale: float = 1.0, assumed_flow_noise: float | None = None,
         assumed_acc_noise: float | None = None, inverse_height: bool = False, seed: int = 0) -> RunResult:
-    """Simulate B flights, extract the cues, run the EKF and the three odometers; summarise.
+    """Simulate B flights, extract the cues, run the height filter and the three odometers; summarise.
 
     strategy: what the cue fusion knows about the oscillation (NPK, PPK, RPK; see section 5).
     inverse_height: filter in (1/h, v_z/h, b_z) (`estimate_inverse_height`) instead of (h, v_z, b_z).
     flow_scale: every sensor's flow multiplied by this common factor (a calibration error).
     assumed_flow_noise, assumed_acc_noise: the noise levels the filter is *told* (None: the true
         ones), to test robustness to a mis-specified R and Q.
-    Metrics: height RMS error (absolute and relative) after `settle_periods` oscillation periods,
-    and the mean absolute final-distance error (relative to the true distance) of each odometer.
-    The same seed gives the same flights and IMU for any n_sensors / flow / strategy, so runs compare.
+    Metrics: height and cue errors after `settle_periods` oscillation periods, and each odometer's
+    mean relative final-distance error. The same seed gives the same flights for any settings.
     """
     check_choice("n_sensors", n_sensors, tuple(SENSOR_AZIMUTHS))
     check_choice("flow", flow, ("geometry", "lucas-kanade"))
@@ -818,7 +778,8 @@ def run(cfg: FlightConfig = FlightConfig(), n_flights: int = 8, n_sensors: Liter
     if strategy != "npk":   # the prior's template, fitted over the last oscillation period
         omega_div = template_fit(omega_div, prior_template(f, strategy, cfg.osc_freq), 1.0 / cfg.osc_freq, dt)
     args = (omega_div, unit_var * sigma**2, f.imu_az, dt, cfg.h_nominal, acc_noise)
-    h_hat, h_std = estimate_inverse_height(*args) if inverse_height else estimate_height(*args, estimate_bias=estimate_bias)
+    h_hat, h_std = (estimate_inverse_height(*args) if inverse_height
+                    else estimate_height(*args, estimate_bias=estimate_bias))
     dist = {"sofia": sofia_distance(h_hat, omega_t, dt),
             "raw": raw_distance(omega_t, cfg.h_nominal, dt),
             "imu": imu_distance(f.imu_ax, dt)}
