@@ -7,40 +7,25 @@ The odometry model it flies, SOFIa, comes from Bergantin, Harbaoui, Raharijaona,
 "Oscillations make a self-scaled model for honeybees' visual odometer reliable regardless of flight
 trajectory." J. R. Soc. Interface 18 (2021). https://doi.org/10.1098/rsif.2021.0567
 
-The idea in one line: optic flow measures speed *divided by height*, so integrating it gives distance
-in radians, not metres. Make the drone bob up and down: the vertical motion expands and contracts the
-ventral flow (the divergence cue v_z/h), an Extended Kalman Filter recovers h from it, and the
-translational cue v_x/h times that h, integrated, is the distance (the paper's abstract).
+The idea: optic flow measures speed *divided by height*, so integrating it gives radians, not metres.
+Make the drone bob up and down: the vertical motion contracts and expands the ventral flow (the
+divergence cue v_z/h, > 0 when climbing = a contraction), an Extended Kalman Filter recovers h from
+it, and the translational cue v_x/h times that h, integrated, is the distance (the abstract).
 
-Only the paper's abstract was available, so its equations, filter, settings and results are not
-reproduced. Equations are labelled by letter (A)–(G), derived here, not the paper's numbers:
-  (A) flow of a ground point seen along a line of sight tilted by φ from the vertical
-  (B) the two cues from a pair of sensors at ±φ: ω_T = v_x/h (sum), ω_div = v_z/h (difference);
-      with 2 or 4 sensors we solve the same linear model by least squares, which reduces to (B)
-  (C)–(D) the EKF process model: a double integrator in (h, v_z) driven by a vertical acceleration
-      (plus an accelerometer-bias state, our addition)
-  (E) the EKF measurement model ω_div = v_z / h and its Jacobian
-  (F) SOFIa: distance = ∫ ĥ(t) ω_T(t) dt; (G) the baselines it is compared with
-
-What this toy keeps (every setting is OUR choice, none is checked against the paper):
-  * forward flight with a sinusoidal vertical oscillation (0.28 Hz, ±15 cm by default), a slow drift
-    of the mean height, a noisy and biased IMU
-  * optic-flow sensors tilted ±φ = 30° fore/aft, optionally 4 sensors (adds ±φ left/right), each
-    giving a 2-D flow in rad/s
-  * flow either from the geometry (A) plus noise, or *measured* by Lucas–Kanade on 16×16-pixel,
-    8° patches rendered over a textured ground (scikit-image's bundled `grass` image)
-  * Lucas–Kanade: per-window least squares, Gauss–Newton iterations on a coarse-to-fine pyramid
-    (depth from the expected motion), and two reliability tests (texture; residual), batched in numpy
-  * the abstract's three strategies, in our reading: no prior (NPK: the IMU drives the filter),
-    precise prior (PPK: the commanded oscillation does), rough prior (RPK: its shape and timing, with
-    the amplitude fitted to the IMU)
-  * SOFIa distance against raw integration at a fixed nominal height and IMU dead reckoning
-
-What it drops:
-  * the paper's own filter and strategies (not available); the title says "solely on optic flow",
-    while our filters take their metric scale from an IMU or from the commanded amplitude
-  * attitude: the drone does not pitch or roll (flow is assumed derotated), the ground is flat
-  * real sensor pipelines, real flights, wind, the arena's circular path
+Beyond the abstract we had only the club's slides on the conference version (four optic-flow sensors,
+two per axis at ±30°; an EKF with height as a double integrator driven by the IMU's vertical
+acceleration; NPK on 2 raw sensors, PPK/RPK fusing 4 with prior knowledge of the flow's variations).
+Equations are labelled (A)–(G), derived here, not the paper's numbers:
+  (A) flow seen along a line of sight tilted by φ;  (B) the two cues from ±φ sensors (sum, difference;
+  least squares for 4 sensors);  (C)–(D) the process model, a double integrator in (h, v_z) driven by
+  the IMU (plus a bias state, ours);  (E) the measurement ω_div = v_z/h;  (F) SOFIa, ∫ ĥ ω_T dt;
+  (G) the baselines.
+What it keeps (settings ours unless the slides give them): forward flight oscillating at 0.28 Hz
+(the slides' example; ±15 cm ours) with a drifting mean height and a biased IMU; 2 or 4 sensors; flow
+from (A) plus noise, or measured by Lucas–Kanade on rendered 16×16 patches of scikit-image's `grass`;
+PPK/RPK as a template fit (matched filter) of the divergence cue, our reading.
+What it drops: the paper's own equations and results; attitude (no pitch or roll), flat ground, the
+arena's circular path, real sensors and flights.
 
 No GPU path: the work is a sequential filter on 3×3 matrices and a few thousand 16×16 patches,
 which a GPU would only slow down; everything is numpy on the CPU, seeded and deterministic.
@@ -61,22 +46,13 @@ from minimal_impls.common import check_arg, check_choice, check_number, check_po
 Array = np.ndarray
 
 
-# ----------------------------------------------------------------------------------------------------
-# 1. Lucas–Kanade optic flow (what a sensor chip does with two successive frames)
-# ----------------------------------------------------------------------------------------------------
-# Brightness constancy I1(x + u) = I0(x), linearised: Ix u + Iy v + It = 0, one equation per pixel.
-# Least squares over a window gives the 2×2 normal equations G u = -b with the structure tensor
-# G = Σ [Ix², IxIy; IxIy, Iy²]. If G's smaller eigenvalue is tiny the window has no texture (or only
-# an edge: the aperture problem) and the flow is *unknown*, not zero — we return NaN for it.
-#
-# Iterating (Gauss–Newton): warp I1 back by the current estimate u_q and linearise again. Each pixel
-# q then says "the true flow u* satisfies ∇I_q·u* ≈ ∇I_q·u_q − It_q", and the window around p solves
-#     G_p u_p = Σ_q w_pq ∇I_q (∇I_qᵀ u_q − It_q)                                    (per-window flow)
-# With one flow per patch (u_q = u_p) this is the textbook additive update u += −G⁻¹ Σ ∇I It. With a
-# dense field the Σ_q ∇I_q∇I_qᵀ u_q term matters: dropping it (adding −G_p⁻¹ Σ_q ∇I_q It_q to u_p, a
-# "Jacobi sweep") feeds each pixel its neighbours' errors, and under a box window, whose Fourier
-# transform has negative lobes, the high-frequency part of the error *grows* with every iteration.
-# `jacobi=True` keeps that mistake available for the tests and the notebook.
+# ---- 1. Lucas–Kanade optic flow (what a sensor chip does with two successive frames) ---------------
+# Our stand-in for the paper's flow chips (not the paper's method). Brightness constancy, linearised
+# (Ix u + Iy v + It = 0), least squares over a window: G u = -b, G = Σ ∇I∇Iᵀ. Tiny λ_min(G): no
+# texture or a lone edge, so the flow is *unknown* (NaN), not zero. Gauss–Newton: warp I1 back by the
+# current u_q and solve each window for one flow, G_p u_p = Σ_q ∇I_q (∇I_qᵀ u_q − It_q). Dropping the
+# ∇I_q∇I_qᵀ u_q term in a dense field (a "Jacobi sweep", `jacobi=True`, kept as a common mistake)
+# feeds each pixel its neighbours' errors, which grow under a box window.
 
 LK_ITERATIONS = 3  # Gauss–Newton steps per pyramid level in the odometry pipeline (section 4)
 
@@ -116,11 +92,8 @@ def _sums(terms: Array, wgt: Array, window: int | None) -> Array:
 
 def _warp(images: Array, flow: Array) -> tuple[Array, Array]:
     """Sample images at x + u (bilinear, edges repeated); flow is (N, 2) or (N, H, W, 2) px, (dx, dy).
-
-    What `map_coordinates(order=1, mode="nearest")` computes, written as 2-D gathers so that
-    nothing is interpolated along the batch axis. Also returns where x + u fell inside the image:
-    outside it the samples are made up.
-    """
+    What `map_coordinates(order=1, mode="nearest")` computes, as 2-D gathers (nothing interpolated
+    along the batch axis); also where x + u fell inside the image (outside, samples are made up)."""
     n, h, w = images.shape
     if flow.ndim == 2:
         # One shift per patch: gather one (H+1)×(W+1) block per image at its integer offset, then
@@ -161,16 +134,18 @@ def pyramid_levels(max_motion: float, patch: int) -> int:
 
 def lucas_kanade(img0: Array, img1: Array, window: int | None = None, levels: int | None = None,
                  iterations: int = 3, min_eigenvalue: float = 1e-4, max_motion: float = 2.0,
-                 max_residual: float = 0.3, jacobi: bool = False) -> tuple[Array, Array]:
+                 max_residual: float = 0.3, forward_backward: float | None = 0.3,
+                 jacobi: bool = False) -> tuple[Array, Array]:
     """Pyramidal Lucas–Kanade flow from img0 to img1 (so that img1(x + u) ≈ img0(x)).
 
-    img0, img1: (H, W) or (N, H, W) images with intensities of order 1.
-    window: None → one flow vector per image (the whole patch is the window, like a flow-sensor
-        chip); an odd k → a dense flow field with a k×k window around each pixel.
+    img0, img1: (H, W) or (N, H, W) images, any brightness scale (0–1, 0–255, ...).
+    window: None → one flow per image (like a flow-sensor chip); odd k → dense, k×k windows.
     levels: pyramid levels; None → enough for `max_motion` px (see `pyramid_levels`).
-    max_residual: after the last step, the residual that no translation explains, expressed as a
-        misalignment in px (√(Σ r²/Σ|∇I|²)); above it the two windows do not match (the motion was
-        beyond the pyramid's reach, or the content changed) and the flow is flagged unreliable.
+    Reliability, three tests: min_eigenvalue, λ_min(G) per window pixel over img0's intensity
+    variance (texture; relative, so brightness scale does not matter); max_residual, what no
+    translation explains after the last step, as a misalignment √(Σr²/Σ|∇I|²) px (motion beyond the
+    pyramid's reach); forward_backward, the flow img1 → img0 must undo this one within that many px
+    (None: off): on a repeating texture a window can lock onto a shifted copy with a small residual.
     jacobi: the common mistake described above (dense fields only; identical when window=None).
     Returns ``flow`` in pixels as (dx, dy) — shape (N, 2), or (N, H, W, 2) when dense (no N axis for
     2-D input) — and a boolean ``reliable`` mask; unreliable flow is NaN.
@@ -198,6 +173,13 @@ def lucas_kanade(img0: Array, img1: Array, window: int | None = None, levels: in
     parts = [_lucas_kanade_block(img0[i:i + block], img1[i:i + block], window, levels, iterations,
                                  min_eigenvalue, max_residual, jacobi) for i in range(0, len(img0), block)]
     flow, reliable = (np.concatenate(x) for x in zip(*parts))
+    if forward_backward is not None:   # the reverse flow, read where each pixel went, must be −u
+        back, _ = lucas_kanade(img1, img0, window, levels, iterations, min_eigenvalue, max_motion,
+                               max_residual, None, jacobi)
+        if window is not None:
+            back = np.stack([_warp(np.nan_to_num(back[..., j]), np.nan_to_num(flow))[0] for j in (0, 1)], -1)
+        reliable &= np.linalg.norm(np.nan_to_num(flow + back, nan=np.inf), axis=-1) <= forward_backward
+        flow = np.where(reliable[..., None], flow, np.nan)
     return (flow[0], reliable[0]) if single else (flow, reliable)
 
 
@@ -242,17 +224,17 @@ def _lucas_kanade_block(img0: Array, img1: Array, window: int | None, levels: in
             new = flow + new if jacobi else new
             flow = np.where(ok[..., None], new, flow)
 
-    # Reliability, two tests at the finest level. (1) The smaller eigenvalue of G per pixel of the
-    # window must be large enough, or the least-squares problem is ill-posed (flat patch, lone edge).
-    # (2) What is left after the last step, It + ∇I·Δu, must be small: a window that LK "aligned"
-    # with the wrong content (motion beyond the pyramid's capture range) leaves a large residual.
+    # Reliability at the finest level: (1) texture, λ_min(G), else ill-posed (flat patch, lone edge);
+    # (2) the residual It + ∇I·Δu left after the last step (aligned with the wrong content?).
     du, dv = (flow[:, 0, None, None] - u, flow[:, 1, None, None] - v) if window is None else \
         (flow[..., 0] - u, flow[..., 1] - v)
     (res,) = _sums(((it + ix * du + iy * dv) ** 2)[None], wgt, window)
     area = wgt.sum(axis=(-2, -1)) if window is None else _window_sum(wgt, window)
     with np.errstate(divide="ignore", invalid="ignore"):
         misalignment = np.sqrt(res / (gxx + gyy))
-    reliable = (_min_eigenvalue(gxx, gxy, gyy) / np.maximum(area, 1.0) > min_eigenvalue) & (misalignment <= max_residual)
+    contrast = img0.var(axis=(1, 2)).reshape((-1,) + (1,) * (gxx.ndim - 1)) + 1e-300   # brightness scale²
+    reliable = (_min_eigenvalue(gxx, gxy, gyy) / np.maximum(area, 1.0) / contrast > min_eigenvalue) & \
+        (misalignment <= max_residual)
     return np.where(reliable[..., None], flow, np.nan), reliable
 
 
@@ -286,19 +268,12 @@ def lk_shift_sweep(image: Array, magnitudes: Array, n_patches: int = 200, size: 
     return np.array(out)
 
 
-# ----------------------------------------------------------------------------------------------------
-# 2. Ventral optic flow over flat ground, eq. (A)
-# ----------------------------------------------------------------------------------------------------
-# A sensor looks along the unit vector d, tilted by φ from the vertical towards azimuth α (0 = ahead,
-# π/2 = left). It sees the ground at range D = h / cos φ. Moving at velocity v, the line of sight to
-# a fixed ground point turns at  ḋ = -(v - (v·d) d) / D.  Projected on the sensor's two image axes
-# (along the tilt, e_a; across it, e_c) and written as a "ground sweeps backwards" vector in body
-# axes (x ahead, y left), this is linear in v / h:
-#
+# ---- 2. Ventral optic flow over flat ground, eq. (A) -----------------------------------------------
+# A sensor looks along d, tilted by φ from the vertical towards azimuth α (0 = ahead, π/2 = left), at
+# range D = h/cos φ; moving at v, the line of sight turns at ḋ = -(v - (v·d) d)/D. On the sensor's
+# image axes, as a "ground sweeps backwards" vector in body axes (u_α = (cos α, sin α), u_α⊥ ⟂ it):
 #   ω = [ (v_h·u_α) cos²φ + v_z sinφ cosφ ] / h · u_α  +  (v_h·u_α⊥) cos φ / h · u_α⊥        (A)
-#
-# with u_α = (cos α, sin α) and u_α⊥ = (-sin α, cos α). The v_z term is the divergence: a climb
-# (v_z > 0) makes the ground ahead slide back *faster* and the ground behind slide back *slower*.
+# The v_z term is the divergence: a climb makes the ground ahead slide back faster, behind slower.
 
 def _basis(azimuth: Array, phi: Array) -> tuple[Array, Array, Array]:
     """Line of sight d, along-tilt axis e_a and across axis e_c (3-vectors, last axis)."""
@@ -336,14 +311,10 @@ def ventral_flow(velocity: Array, height: Array, azimuth: Array | float, phi: Ar
     return np.einsum("...ij,...j->...i", flow_matrix(azimuth, phi), scaled)
 
 
-# ----------------------------------------------------------------------------------------------------
-# 3. The two cues, eq. (B): translational flow ω_T = v_x/h and divergence ω_div = v_z/h
-# ----------------------------------------------------------------------------------------------------
-# Two sensors at ±φ fore/aft: their x-flows are (v_x cos²φ ± v_z sinφ cosφ)/h, so
-#   ω_T = (ω_fwd + ω_aft) / (2 cos²φ),      ω_div = (ω_fwd - ω_aft) / sin 2φ.                   (B)
-# With S sensors, eq. (A) stacks into 2S linear equations in the 3 unknowns v/h; least squares gives
-# (B) back for S = 2 and averages more measurements for S = 4. Its covariance (MᵀM)⁻¹σ² is exactly
-# the measurement noise R the filter needs.
+# ---- 3. The two cues, eq. (B): translational flow ω_T = v_x/h and divergence ω_div = v_z/h ---------
+#   ω_T = (ω_fwd + ω_aft) / (2 cos²φ),      ω_div = (ω_fwd - ω_aft) / sin 2φ                    (B)
+# With S sensors, (A) stacks into 2S equations in v/h; least squares gives (B) back for S = 2, and
+# its covariance (MᵀM)⁻¹σ² is the measurement noise R the filter needs.
 
 SENSOR_AZIMUTHS = {2: (0.0, np.pi), 4: (0.0, np.pi, np.pi / 2, -np.pi / 2)}
 
@@ -372,9 +343,7 @@ def optic_flow_cues(flows: Array, azimuths: Array, phi: float) -> tuple[Array, A
     return est[..., 0], est[..., 2], np.where(ok, inv[..., 2, 2], np.nan)
 
 
-# ----------------------------------------------------------------------------------------------------
-# 4. The simulator: trajectory, IMU, and each sensor's flow (geometric, or rendered + Lucas–Kanade)
-# ----------------------------------------------------------------------------------------------------
+# ---- 4. The simulator: trajectory, IMU, and each sensor's flow (geometric, or rendered + Lucas–Kanade) ---
 
 @dataclass(frozen=True)
 class FlightConfig:
@@ -385,9 +354,9 @@ class FlightConfig:
     h_spread: float = 0.5         # m, true starting mean height ~ U(h_nominal ± h_spread)
     h_drift: float = 0.4          # m, mean height changes by U(±h_drift) over the flight
     osc_amplitude: float = 0.15   # m, vertical oscillation
-    osc_freq: float = 0.28        # Hz, our choice (the paper's frequency is not in the text we had)
+    osc_freq: float = 0.28        # Hz, the example flight on the club's slides (secondary source)
     osc_jitter: float = 0.05      # the real amplitude is the commanded one × U(1 ± osc_jitter)
-    phi_deg: float = 30.0         # sensors tilted ±φ fore/aft; our choice, not checked against the paper
+    phi_deg: float = 30.0         # sensors tilted ±φ, per the club's slides
     flow_noise: float = 0.03      # rad/s per flow component (geometric flow only)
     acc_noise: float = 0.1        # m/s², white accelerometer noise per sample
     acc_bias: float = 0.05        # m/s², std of each axis's constant accelerometer bias
@@ -419,7 +388,7 @@ class Flights:
     az: Array
     imu_ax: Array
     imu_az: Array
-    osc_shape: Array    # −ω² sin(ωt + φ): the commanded oscillation's acceleration per metre of amplitude
+    osc_phase: Array    # θ = ωt + φ of the commanded oscillation h = h̄ + A sin θ (known to PPK)
 
 
 def simulate_flights(cfg: FlightConfig, n_flights: int, rng: np.random.Generator) -> Flights:
@@ -452,7 +421,6 @@ def simulate_flights(cfg: FlightConfig, n_flights: int, rng: np.random.Generator
     h = h0 + slope * t + amp * np.sin(w * t + ph)
     vz = slope + amp * w * np.cos(w * t + ph)
     az = -amp * w**2 * np.sin(w * t + ph)
-    osc_shape = -(w**2) * np.sin(w * t + ph)
 
     # IMU: gravity-compensated specific force with a constant bias per axis and white noise.
     imu_ax = ax + col(rng.normal(0, cfg.acc_bias, b)) + rng.normal(0, cfg.acc_noise, ax.shape)
@@ -461,7 +429,7 @@ def simulate_flights(cfg: FlightConfig, n_flights: int, rng: np.random.Generator
     if lag:
         imu_az = np.concatenate([np.repeat(imu_az[:, :1], lag, axis=1), imu_az[:, :-lag]], axis=1)
     tt = np.broadcast_to(t, vx.shape).copy()
-    return Flights(tt, x, vx, ax, h, vz, az, imu_ax, imu_az, osc_shape)
+    return Flights(tt, x, vx, ax, h, vz, az, imu_ax, imu_az, w * t + ph)
 
 
 def geometric_flows(f: Flights, azimuths: Array, phi: float, noise: float, rng: np.random.Generator) -> Array:
@@ -485,11 +453,8 @@ def ground_texture(texel: float = 0.03) -> tuple[Array, float]:
 
 def render_patches(x: Array, h: Array, azimuths: Array, phi: float, pixels: int = 16, fov_deg: float = 8.0,
                    texture: tuple[Array, float] | None = None) -> Array:
-    """What each pinhole sensor sees from along-track position x and height h (any shape (...)).
-
-    Returns (..., S, pixels, pixels): image columns run along the tilt (e_a), rows across it (e_c);
-    phi = 0 gives a camera looking straight down with columns pointing ahead.
-    """
+    """What each pinhole sensor sees from along-track position x and height h (any shape (...)):
+    (..., S, pixels, pixels), columns along the tilt (e_a), rows across it (e_c)."""
     x, h = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(h, dtype=float))
     if np.any(h <= 0):
         raise ValueError("h: expected heights > 0 (above the ground), got a value <= 0")
@@ -521,45 +486,33 @@ def relative_rms(a: Array, b: Array) -> float:
 def lucas_kanade_flows(f: Flights, azimuths: Array, phi: float, pixels: int = 16, fov_deg: float = 8.0) -> Array:
     """Each sensor's flow *measured* by Lucas–Kanade between successive rendered frames: (B, T, S, 2).
 
-    A patch flow (dx, dy) in pixels per frame becomes an angular rate via the focal length; the
-    image moves opposite to the 'ground sweeps backwards' vector, hence the sign. A narrow field of
-    view keeps the flow nearly uniform over the patch: with a wide one, perspective makes the fore
-    and aft sensors average different flow profiles, which biases the divergence (see the notes).
-    """
+    Pixels per frame become rad/s via the focal length (the image moves opposite to the 'ground
+    sweeps backwards' vector). The narrow view keeps the flow uniform over the patch (exercise 3)."""
     frames = render_patches(f.x, f.h, azimuths, phi, pixels, fov_deg)
     b, t, s = frames.shape[:3]
     a, z = frames[:, :-1].reshape(-1, pixels, pixels), frames[:, 1:].reshape(-1, pixels, pixels)
     px, _ = lucas_kanade(a, z, window=None, levels=2, iterations=LK_ITERATIONS)
     focal = (pixels / 2) / np.tan(np.radians(fov_deg) / 2)
     rate = -px.reshape(b, t - 1, s, 2) * (1.0 / (focal * (f.t[0, 1] - f.t[0, 0])))  # (along, across)
-    az = np.asarray(azimuths)
-    u = np.stack([np.cos(az), np.sin(az)], -1)
-    u_perp = np.stack([-np.sin(az), np.cos(az)], -1)
-    body = rate[..., :1] * u + rate[..., 1:] * u_perp
+    c, s_ = np.cos(np.asarray(azimuths)), np.sin(np.asarray(azimuths))
+    body = rate[..., :1] * np.stack([c, s_], -1) + rate[..., 1:] * np.stack([-s_, c], -1)   # u_α, u_α⊥
     # Frame pair (k, k+1) measures the flow around k+½; the first sample has no earlier frame.
     return np.concatenate([np.full((b, 1, s, 2), np.nan), body], axis=1)
 
 
-# ----------------------------------------------------------------------------------------------------
-# 5. Height from divergence: the Extended Kalman Filter, eqs. (C)–(E)
-# ----------------------------------------------------------------------------------------------------
-# State x = (h, v_z, b_z): height, vertical speed, accelerometer bias. The IMU's vertical reading
-# u = a_z + b_z + noise drives a double integrator over one sample Δt:
-#   h⁺ = h + Δt v_z + ½Δt² (u - b_z),   v_z⁺ = v_z + Δt (u - b_z),   b_z⁺ = b_z                  (C)
-# i.e. x⁺ = A x + B u, with process noise from the accelerometer noise σ_a and a slow bias walk:
-#   Q = G Gᵀ σ_a² + diag(0, 0, σ_b² Δt),  G = (½Δt², Δt, 0)ᵀ.                                  (D)
-# The divergence cue is the only measurement, and it is nonlinear in the state:
-#   z = ω_div = v_z / h + noise,          H = ∂z/∂x = (-v_z/h², 1/h, 0).                        (E)
-# h is observable only because v_z changes: when the drone bobs, the accelerometer fixes the size
-# of v_z in m/s and the flow fixes v_z/h, so their ratio is h. Without oscillation (v_z ≈ 0) H has
-# almost no h-component: nothing ties ĥ down and it drifts — the reason the drone oscillates.
+# ---- 5. Height from divergence: the Extended Kalman Filter, eqs. (C)–(E) ---------------------------
+# State (h, v_z, b_z); per the club's slides, the IMU's a_z drives a double integrator (C)–(D):
+#   h⁺ = h + Δt v_z + ½Δt² (u - b_z),  v_z⁺ = v_z + Δt (u - b_z),  b_z⁺ = b_z    (C); Q: (D)
+#   z = ω_div = v_z / h + noise,          H = ∂z/∂x = (-v_z/h², 1/h, 0)                         (E)
+# h is observable only because v_z changes (the IMU gives v_z in m/s, the flow v_z/h). Without
+# oscillation H has almost no h-component (`height_std_ratio` measures it), and the EKF drifts up:
+# linearised at its own v̂_z = e_v, each update adds ≈ +P_hh e_v²/ĥ³ whatever the sign of e_v. The
+# standard fix, inverse height (`estimate_inverse_height`), makes the measurement linear; it cannot
+# create the missing information, but its σ then says so.
 
-def extended_kalman_filter(
-    u: Array, z: Array, x0: Array, p0: Array, a: Array, b: Array, q: Array, r: Array,
-    h_fn: Callable[[Array], Array], h_jac: Callable[[Array], Array],
-) -> tuple[Array, Array]:
+def extended_kalman_filter(u: Array, z: Array, x0: Array, p0: Array, a: Array, b: Array, q: Array, r: Array,
+                           h_fn: Callable[[Array], Array], h_jac: Callable[[Array], Array]) -> tuple[Array, Array]:
     """EKF with a linear process x⁺ = A x + B u and a nonlinear measurement z = h(x), batched.
-
     u: (N, T, p) inputs; z: (N, T, m) measurements (NaN = no update at that step);
     x0: (N, n) or (n,); p0: (n, n); a: (n, n); b: (n, p); q: (n, n); r: (m, m) or (N, T, m, m).
     h_fn maps (N, n) → (N, m); h_jac maps (N, n) → (N, m, n).
@@ -585,9 +538,9 @@ def extended_kalman_filter(
             p = a @ p @ a.T + q
         valid = np.all(np.isfinite(z[:, k]), axis=1)
         if valid.any():  # update, eq. (E), Joseph form keeps P symmetric positive definite
+            rk = np.where(valid[:, None, None], r[:, k], np.eye(m))        # no NaN from skipped rows
             hm = h_jac(x)                                                  # (N, m, n)
             innov = np.where(valid[:, None], z[:, k] - h_fn(x), 0.0)
-            rk = np.where(valid[:, None, None], r[:, k], np.eye(m))        # no NaN from skipped rows
             s = hm @ p @ hm.transpose(0, 2, 1) + rk
             gain = p @ hm.transpose(0, 2, 1) @ np.linalg.inv(s) * valid[:, None, None]
             x = x + np.einsum("bij,bj->bi", gain, innov)
@@ -603,10 +556,8 @@ HEIGHT_WALK = 1e-8  # m² per step: a tiny random walk on h, so that P_hh never 
 def process_model(dt: float, acc_noise: float, bias_walk: float, estimate_bias: bool = True,
                   ) -> tuple[Array, Array, Array]:
     """A, B and Q of eqs. (C)–(D) for one step Δt; state (h, v_z, b_z), input the vertical acceleration.
-
-    (C) is the exact discretisation of ḣ = v_z, v̇_z = u − b_z, ḃ_z = 0 with u held over the step
-    (A = exp(F Δt)): the bias enters the height row as −½Δt² b_z, the speed row as −Δt b_z.
-    """
+    (C) is the exact discretisation exp(F Δt) of ḣ = v_z, v̇_z = u − b_z, ḃ_z = 0, u held over the step:
+    the bias enters the height row as −½Δt² b_z, the speed row as −Δt b_z."""
     check_positive("dt", dt)
     a = np.array([[1.0, dt, -0.5 * dt**2], [0.0, 1.0, -dt], [0.0, 0.0, 1.0]])      # (C)
     b = np.array([[0.5 * dt**2], [dt], [0.0]])
@@ -619,12 +570,10 @@ def process_model(dt: float, acc_noise: float, bias_walk: float, estimate_bias: 
 def estimate_height(omega_div: Array, div_var: Array, imu_az: Array, dt: float, h_prior: float,
                     acc_noise: float = 0.1, bias_walk: float = 1e-3, estimate_bias: bool = True,
                     ) -> tuple[Array, Array]:
-    """The height EKF: ĥ(t) from ω_div (B, T), driven by a vertical acceleration (B, T).
+    """The height EKF: ĥ(t) from ω_div (B, T), driven by the IMU's vertical acceleration (B, T).
 
-    imu_az: the input u of eq. (C): the IMU's reading (no prior knowledge, NPK), the commanded
-        oscillation (precise prior, PPK) or a sinusoid of known timing fitted to the IMU (rough
-        prior, RPK); acc_noise is its assumed white noise in m/s².
-    div_var: (B, T) variance of ω_div; h_prior: the initial guess (the nominal height).
+    acc_noise: the IMU's assumed white noise in m/s²; div_var: (B, T) variance of ω_div;
+    h_prior: the initial guess (the nominal height).
     Returns ĥ (B, T) and its standard deviation (B, T).
     """
     omega_div, imu_az = np.asarray(omega_div, dtype=float), np.asarray(imu_az, dtype=float)
@@ -638,52 +587,98 @@ def estimate_height(omega_div: Array, div_var: Array, imu_az: Array, dt: float, 
     def h_fn(x: Array) -> Array:
         return (x[:, 1] / np.maximum(x[:, 0], 0.05))[:, None]                       # (E)
 
-    def h_jac(x: Array) -> Array:
-        hh = np.maximum(x[:, 0], 0.05)
-        return np.stack([-x[:, 1] / hh**2, 1.0 / hh, np.zeros_like(hh)], axis=-1)[:, None, :]
-
     xs, ps = extended_kalman_filter(imu_az[..., None], omega_div[..., None],
                                     np.array([h_prior, 0.0, 0.0]), p0, a, b, q,
-                                    np.asarray(div_var)[..., None, None], h_fn, h_jac)
+                                    np.asarray(div_var)[..., None, None], h_fn, _h_jac)
     return xs[..., 0], np.sqrt(ps[..., 0, 0])
 
 
-# The paper's three strategies differ in what the filter knows about the oscillation (abstract:
-# "no", "precise" or "rough" prior knowledge; "rough" uses only the shape and timing of the flow's
-# variations). How the paper implements them is not in the text we had: these are OUR readings.
-#   NPK: the IMU's vertical acceleration drives (C); nothing is assumed about the oscillation.
-#   PPK: the commanded oscillation −A ω² sin(ωt + φ) drives (C): amplitude, frequency and phase are
-#        taken as known, so a drone that bobs 5 % more than commanded makes ĥ 5 % too high.
-#   RPK: only the shape (a sinusoid) and the timing (ω, φ) are known; its amplitude is fitted to the
-#        IMU by causal, exponentially weighted least squares (with a constant for the bias), and the
-#        fitted sinusoid drives (C): the IMU's noise and bias are filtered out, its scale kept.
+def estimate_inverse_height(omega_div: Array, div_var: Array, imu_az: Array, dt: float, h_prior: float,
+                            acc_noise: float = 0.1, bias_walk: float = 1e-3) -> tuple[Array, Array]:
+    """The standard fix of the EKF's drift: the same filter in (ρ, w, b_z) = (1/h, v_z/h, b_z).
 
-PRIOR_ACC_NOISE = 0.03  # m/s², how well the PPK/RPK input is trusted (covers ~5 % amplitude error)
+    The process becomes nonlinear, ρ̇ = −wρ, ẇ = (u − b_z)ρ − w² (linearised per Euler step), and the
+    measurement linear, z = w. Same inputs and outputs as `estimate_height` (ĥ = 1/ρ̂, σ_h = σ_ρ/ρ̂²)."""
+    (n, steps), eye = omega_div.shape, np.eye(3)
+    x = np.tile([1.0 / h_prior, 0.0, 0.0], (n, 1))
+    p = np.tile(np.diag([(0.5 / h_prior) ** 2, (0.3 / h_prior) ** 2, 0.1**2]), (n, 1, 1))
+    h_hat, h_std = np.empty((n, steps)), np.empty((n, steps))
+    for k in range(steps):
+        if k:
+            rho, w, acc = x[:, 0], x[:, 1], imu_az[:, k - 1] - x[:, 2]
+            f = np.zeros((n, 3, 3)) + eye
+            f[:, 0, 0], f[:, 0, 1], f[:, 1, 0] = 1 - dt * w, -dt * rho, dt * acc
+            f[:, 1, 1], f[:, 1, 2] = 1 - 2 * dt * w, -dt * rho
+            x = np.stack([rho - dt * w * rho, w + dt * (acc * rho - w * w), x[:, 2]], -1)
+            q = np.zeros((n, 3, 3))
+            q[:, 0, 0], q[:, 1, 1], q[:, 2, 2] = HEIGHT_WALK * rho**4, (dt * rho * acc_noise) ** 2, bias_walk**2 * dt
+            p = f @ p @ f.transpose(0, 2, 1) + q
+        ok = np.isfinite(omega_div[:, k])
+        gain = p[:, :, 1] / (p[:, 1, 1] + div_var[:, k])[:, None] * ok[:, None]
+        x = x + gain * np.where(ok, omega_div[:, k] - x[:, 1], 0.0)[:, None]
+        p = p - gain[:, :, None] * p[:, None, 1, :]
+        rho = np.maximum(x[:, 0], 1e-3)
+        h_hat[:, k], h_std[:, k] = 1.0 / rho, np.sqrt(p[:, 0, 0]) / rho**2
+    return h_hat, h_std
 
 
-def rough_prior_input(imu_az: Array, shape: Array, memory: float, dt: float) -> Array:
-    """RPK input: Â(t)·shape(t), Â from the IMU by causal least squares on [shape, 1] with forgetting.
+def _h_jac(x: Array) -> Array:
+    """H of eq. (E) at states x (N, 3), with the same 5 cm guard as h_fn."""
+    hh = np.maximum(x[:, 0], 0.05)
+    return np.stack([-x[:, 1] / hh**2, 1.0 / hh, np.zeros_like(hh)], axis=-1)[:, None, :]
 
-    imu_az, shape: (B, T); memory: the time constant of the forgetting, in seconds. Until about a
-    period of data is in, the fit is held back towards Â = 0 (a ridge term), not left to guess.
+
+def height_std_ratio(h: Array, vz: Array, div_var: Array, dt: float, h_prior: float,
+                     acc_noise: float = 0.1, bias_walk: float = 1e-3) -> Array:
+    """Observability, free of any estimate: σ_h after the flight over σ_h before it, per flight (B,).
+
+    The covariance recursion of (C)–(E) with H at the TRUE state (h, v_z) (B, T): ≈ 1, the data say
+    nothing about h, whatever an estimator makes of them; ≪ 1, h is observable."""
+    a, _, q = process_model(dt, acc_noise, bias_walk)
+    p = np.broadcast_to(np.diag([(0.5 * h_prior) ** 2, 0.3**2, 0.1**2]), (len(h), 3, 3)).copy()
+    hm = _h_jac(np.stack([h, vz, 0 * h], -1).reshape(-1, 3)).reshape(h.shape + (3,))
+    for k in range(h.shape[1]):
+        p = a @ p @ a.T + q if k else p
+        ph = np.einsum("bij,bj->bi", p, hm[:, k])
+        p = p - ph[:, :, None] * ph[:, None, :] / (np.einsum("bi,bi->b", hm[:, k], ph) + div_var[:, k])[:, None, None]
+    return np.sqrt(p[:, 0, 0]) / (0.5 * h_prior)
+
+
+# The three strategies (abstract: no, precise or rough prior knowledge of the flow's variations).
+# Per the club's slides NPK filters the raw divergence of 2 sensors and PPK/RPK fuse 4; the IMU drives
+# the EKF in all. OUR reading of the fusion: a causal least-squares fit of the template the prior
+# predicts for ω_div replaces the 4-sensor cue (a matched filter).
+#   PPK: the phase θ = ωt + φ of h = h̄ + A sin θ is known: ω_div ≈ c₀ + c₁ cos θ + c₂ sin 2θ.
+#   RPK: only the timing ω and a periodic shape: ω_div ≈ c₀ + Σ_{n=1,2} aₙ cos nωt + bₙ sin nωt.
+
+def prior_template(f: Flights, strategy: str, freq: float) -> Array:
+    """The basis (B, T, K) of the divergence template that PPK or RPK assumes."""
+    if strategy == "ppk":
+        return np.stack([np.ones_like(f.t), np.cos(f.osc_phase), np.sin(2 * f.osc_phase)], -1)
+    wt = 2 * np.pi * freq * f.t
+    return np.stack([np.ones_like(wt), np.cos(wt), np.sin(wt), np.cos(2 * wt), np.sin(2 * wt)], -1)
+
+
+def template_fit(y: Array, basis: Array, memory: float, dt: float) -> Array:
+    """Causal, exponentially weighted least squares of y (B, T) on basis (B, T, K); NaN y skipped.
+
+    Returns the fitted template at each instant (B, T): the cue the prior says is there, given the
+    data so far (time constant `memory` s). A small ridge holds the first samples' fit towards 0.
     """
     lam = np.exp(-dt / memory)
-    ew = lambda x: lfilter([1.0 - lam], [1.0, -lam], x, axis=-1)   # noqa: E731 — causal running mean
-    ridge = 1e-3 * np.mean(shape**2)
-    sxx, sx1, s11 = ew(shape * shape) + ridge, ew(shape), ew(np.ones_like(shape)) + ridge
-    sxy, s1y = ew(shape * imu_az), ew(imu_az)
-    amp = (s11 * sxy - sx1 * s1y) / (sxx * s11 - sx1**2)
-    return amp * shape
+    ew = lambda x: lfilter([1.0 - lam], [1.0, -lam], x, axis=1)   # noqa: E731 — causal running mean
+    ok = np.isfinite(y)[..., None]
+    outer = ew(basis[..., :, None] * basis[..., None, :] * ok[..., None])
+    rhs = ew(np.where(ok, np.nan_to_num(y)[..., None] * basis, 0.0))
+    ridge = 1e-4 * np.eye(basis.shape[-1])
+    coef = np.linalg.solve(outer + ridge, rhs[..., None])[..., 0]
+    return np.sum(coef * basis, axis=-1)
 
 
 def imu_flow_lag(omega_div: Array, imu_az: Array, dt: float, max_lag: float = 0.3) -> float:
-    """How late the IMU is relative to the flow (s, > 0: IMU late), from the data alone.
-
-    The IMU's vertical speed (its acceleration integrated, trend removed: that absorbs the bias) and
-    ω_div = v_z/h move in step when the streams are synchronised; the lag that maximises their
-    correlation over all flights, refined by a parabola through the peak, is the offset. A filter fed
-    a late IMU misreads the oscillation, so a pipeline checks this before trusting ĥ.
-    """
+    """How late the IMU is relative to the flow (s, > 0: IMU late), from the data alone: the lag that
+    best correlates the IMU's vertical speed (integrated, detrended: that absorbs the bias) with
+    ω_div = v_z/h over all flights, refined by a parabola through the peak."""
     w = np.nan_to_num(np.asarray(omega_div, dtype=float))
     v = cumulative_trapezoid(np.asarray(imu_az, dtype=float), dx=dt, axis=-1, initial=0.0)
     t = np.arange(v.shape[-1])
@@ -698,9 +693,7 @@ def imu_flow_lag(omega_div: Array, imu_az: Array, dt: float, max_lag: float = 0.
     return float(-(i - n + 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2)) * dt)   # v shifted by −k matched
 
 
-# ----------------------------------------------------------------------------------------------------
-# 6. Distance: SOFIa, eq. (F), against the baselines, eq. (G)
-# ----------------------------------------------------------------------------------------------------
+# ---- 6. Distance: SOFIa, eq. (F), against the baselines, eq. (G) -----------------------------------
 #   SOFIa:       d̂(t) = ∫₀ᵗ ĥ(τ) ω_T(τ) dτ          (self-scaled: ĥ from the divergence, eq. E)  (F)
 #   raw (fixed): d̂(t) = h_nominal ∫₀ᵗ ω_T(τ) dτ      (right only if the drone flies at h_nominal)
 #   IMU:         d̂(t) = ∫∫ a_x,IMU                  (dead reckoning: a bias grows as t²)          (G)
@@ -729,9 +722,7 @@ def imu_distance(imu_ax: Array, dt: float) -> Array:
     return np.cumsum(v, axis=-1) * dt
 
 
-# ----------------------------------------------------------------------------------------------------
-# 7. The experiment
-# ----------------------------------------------------------------------------------------------------
+# ---- 7. The experiment -----------------------------------------------------------------------------
 
 @dataclass
 class RunResult:
@@ -750,16 +741,16 @@ def run(cfg: FlightConfig = FlightConfig(), n_flights: int = 8, n_sensors: Liter
         flow: Literal["geometry", "lucas-kanade"] = "geometry", strategy: Literal["npk", "ppk", "rpk"] = "npk",
         estimate_bias: bool = True, settle_periods: float = 2.0, pixels: int = 16, fov_deg: float = 8.0,
         flow_scale: float = 1.0, assumed_flow_noise: float | None = None,
-        assumed_acc_noise: float | None = None, seed: int = 0) -> RunResult:
-    """Simulate B flights, extract the cues, run the EKF and the three odometers; summarise.
+        assumed_acc_noise: float | None = None, inverse_height: bool = False, seed: int = 0) -> RunResult:
+    """Simulate B flights, extract the cues, run the height filter and the three odometers; summarise.
 
-    strategy: what the filter knows about the oscillation (NPK, PPK, RPK; see section 5).
+    strategy: what the cue fusion knows about the oscillation (NPK, PPK, RPK; see section 5).
+    inverse_height: filter in (1/h, v_z/h, b_z) (`estimate_inverse_height`) instead of (h, v_z, b_z).
     flow_scale: every sensor's flow multiplied by this common factor (a calibration error).
     assumed_flow_noise, assumed_acc_noise: the noise levels the filter is *told* (None: the true
         ones), to test robustness to a mis-specified R and Q.
-    Metrics: height RMS error (absolute and relative) after `settle_periods` oscillation periods,
-    and the mean absolute final-distance error (relative to the true distance) of each odometer.
-    The same seed gives the same flights and IMU for any n_sensors / flow / strategy, so runs compare.
+    Metrics: height and cue errors after `settle_periods` oscillation periods, and each odometer's
+    mean relative final-distance error. The same seed gives the same flights for any settings.
     """
     check_choice("n_sensors", n_sensors, tuple(SENSOR_AZIMUTHS))
     check_choice("flow", flow, ("geometry", "lucas-kanade"))
@@ -784,15 +775,11 @@ def run(cfg: FlightConfig = FlightConfig(), n_flights: int = 8, n_sensors: Liter
     acc_noise = cfg.acc_noise if assumed_acc_noise is None else assumed_acc_noise
 
     omega_t, omega_div, unit_var = optic_flow_cues(flows, az, phi)
-    if strategy == "npk":
-        u, bias_state = f.imu_az, estimate_bias
-    else:
-        # PPK and RPK inputs carry no accelerometer bias, so the filter needs no bias state.
-        u = cfg.osc_amplitude * f.osc_shape if strategy == "ppk" else \
-            rough_prior_input(f.imu_az, f.osc_shape, 2.0 / cfg.osc_freq, dt)
-        acc_noise, bias_state = PRIOR_ACC_NOISE if assumed_acc_noise is None else assumed_acc_noise, False
-    h_hat, h_std = estimate_height(omega_div, unit_var * sigma**2, u, dt, cfg.h_nominal,
-                                   acc_noise=acc_noise, estimate_bias=bias_state)
+    if strategy != "npk":   # the prior's template, fitted over the last oscillation period
+        omega_div = template_fit(omega_div, prior_template(f, strategy, cfg.osc_freq), 1.0 / cfg.osc_freq, dt)
+    args = (omega_div, unit_var * sigma**2, f.imu_az, dt, cfg.h_nominal, acc_noise)
+    h_hat, h_std = (estimate_inverse_height(*args) if inverse_height
+                    else estimate_height(*args, estimate_bias=estimate_bias))
     dist = {"sofia": sofia_distance(h_hat, omega_t, dt),
             "raw": raw_distance(omega_t, cfg.h_nominal, dt),
             "imu": imu_distance(f.imu_ax, dt)}
@@ -805,6 +792,7 @@ def run(cfg: FlightConfig = FlightConfig(), n_flights: int = 8, n_sensors: Liter
         "height_rel_rms": float(np.sqrt(np.mean((err / f.h[:, after]) ** 2))),
         "height_bias_m": float(np.mean(err)),
         "height_nees": float(np.mean((err / h_std[:, after]) ** 2)),
+        "div_rms_error": float(np.sqrt(np.nanmean((omega_div - f.vz / f.h)[:, after] ** 2))),
         "prior_rel_rms": float(np.sqrt(np.mean((cfg.h_nominal / f.h[:, after] - 1) ** 2))),
         "imu_flow_lag_s": imu_flow_lag(omega_div, f.imu_az, dt),
         **{f"{k}_rel_error": float(np.mean(np.abs(d[:, -1] - final) / final)) for k, d in dist.items()},

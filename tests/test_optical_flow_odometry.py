@@ -63,6 +63,32 @@ def test_textureless_patch_is_unreliable_not_zero_flow() -> None:
     assert not ok and np.all(np.isnan(flow))
 
 
+def test_reliability_does_not_depend_on_the_brightness_scale(camera: np.ndarray) -> None:
+    # The texture test is relative to the image's intensity variance: 0–1 floats and 0–255 values agree.
+    shifted = ndimage.shift(camera, (0.8, -1.3), order=3, mode="nearest")
+    a, b = camera[150:214, 150:214], shifted[150:214, 150:214]
+    ok1 = ofo.lucas_kanade(a, b, window=11, levels=2)[1]
+    ok255 = ofo.lucas_kanade(255 * a, 255 * b, window=11, levels=2)[1]
+    np.testing.assert_array_equal(ok1, ok255)
+    assert ok1.mean() > 0.6    # the 0–1 crop keeps its textured pixels (an absolute threshold lost most)
+    patches = np.stack([camera[i:i + 32, 100:132] for i in (100, 200, 300)])
+    moved = np.stack([shifted[i:i + 32, 100:132] for i in (100, 200, 300)])
+    for k in (1 / 255, 255.0):
+        np.testing.assert_array_equal(ofo.lucas_kanade(k * patches, k * moved)[1], ofo.lucas_kanade(patches, moved)[1])
+
+
+def brick_confidently_wrong(**kw) -> float:
+    """Share of 32×32 brick-wall patches, shifts 0–10 px, that LK marks reliable while > 0.5 px off."""
+    brick = ndimage.gaussian_filter(data.brick().astype(float) / 255.0, 1.0)
+    return float(ofo.lk_shift_sweep(brick, np.arange(0.0, 10.5, 1.0), n_patches=100, levels=2, **kw)[:, 1].mean())
+
+
+def test_forward_backward_check_catches_locking_onto_a_repeated_pattern() -> None:
+    # Bricks repeat: a window can align with a shifted copy, small residual and strong texture included.
+    assert brick_confidently_wrong(forward_backward=None) > 0.03
+    assert brick_confidently_wrong() <= 0.005
+
+
 def test_warp_is_bilinear_sampling_with_repeated_edges() -> None:
     rng = np.random.default_rng(0)
     im = rng.normal(size=(4, 12, 15))
@@ -96,8 +122,8 @@ def dense_error_growth(camera: np.ndarray, **kw) -> float:
     """Mean dense-flow error after 20 iterations divided by that after 1 (camera crop, window 11)."""
     shifted = ndimage.shift(camera, (0.8, -1.3), order=3, mode="nearest")
     a, b = camera[150:214, 150:214], shifted[150:214, 150:214]
-    err = [np.nanmean(np.linalg.norm(ofo.lucas_kanade(a, b, window=11, levels=2, iterations=n,
-                                                      max_residual=np.inf, **kw)[0] - [-1.3, 0.8], axis=-1))
+    err = [np.nanmean(np.linalg.norm(ofo.lucas_kanade(a, b, window=11, levels=2, iterations=n, max_residual=np.inf,
+                                                      forward_backward=None, **kw)[0] - [-1.3, 0.8], axis=-1))
            for n in (1, 20)]
     return float(err[1] / err[0])
 
@@ -235,24 +261,70 @@ def test_claim_common_flow_scale_cancels_in_sofia_but_not_in_raw(main_run) -> No
     scaled = {k: ofo.run(n_flights=16, flow_scale=k) for k in (0.8, 1.25)}
     sens = {name: max(float(np.mean(np.abs(r.distances[name][:, -1] / main_run.distances[name][:, -1] - 1)))
                       for r in scaled.values()) for name in ("sofia", "raw")}
-    assert c.holds(sens["sofia"]) and not c.holds(sens["raw"])
+    sofia_scale_sensitivity, raw_scale_sensitivity = sens["sofia"], sens["raw"]
+    assert c.holds(sofia_scale_sensitivity) and not c.holds(raw_scale_sensitivity)
     for k, r in scaled.items():  # ĥ carries the 1/k
         np.testing.assert_allclose(np.median(r.h_hat[:, -500:] / main_run.h_hat[:, -500:]), 1 / k, rtol=0.02)
 
 
-def test_claim_without_oscillation_no_better_than_the_prior(main_run) -> None:
-    c = claim(SLUG, "no_oscillation_gain_over_prior")
-    still = ofo.run(replace(ofo.FlightConfig(), osc_amplitude=0.0), n_flights=16)
-    assert c.holds(still.metrics["prior_rel_rms"] / still.metrics["height_rel_rms"])
-    assert not c.holds(main_run.metrics["prior_rel_rms"] / main_run.metrics["height_rel_rms"])
-    # The drift is a systematic upward push (linearisation), not a random walk: every flight climbs.
-    assert np.all(still.h_hat[:, -1] > still.flights.h[:, -1])
+@pytest.fixture(scope="module")
+def sweep_ends() -> dict[float, ofo.RunResult]:
+    """The notebook's amplitude sweep ends: no oscillation and 15 cm (16 flights, NPK, seed 0)."""
+    return {a: ofo.run(replace(ofo.FlightConfig(), osc_amplitude=a), n_flights=16) for a in (0.0, 0.15)}
+
+
+def sigma_ratio(r: ofo.RunResult) -> np.ndarray:
+    cfg = r.cfg
+    var = np.full(r.flights.h.shape, 2 / np.sin(np.radians(2 * cfg.phi_deg)) ** 2 * cfg.flow_noise**2)
+    return ofo.height_std_ratio(r.flights.h, r.flights.vz, var, 1 / cfg.rate, cfg.h_nominal)
+
+
+def test_claim_without_oscillation_height_is_unobservable(sweep_ends) -> None:
+    c = claim(SLUG, "no_oscillation_sigma_ratio")
+    no_oscillation_sigma_ratio = float(sigma_ratio(sweep_ends[0.0]).min())
+    oscillation_sigma_ratio = float(sigma_ratio(sweep_ends[0.15]).max())
+    assert c.holds(no_oscillation_sigma_ratio) and not c.holds(oscillation_sigma_ratio)
+
+
+def test_height_std_ratio_is_one_when_nothing_moves() -> None:
+    h = np.full((2, 500), 2.0)
+    ratio = ofo.height_std_ratio(h, 0 * h, np.full(h.shape, 1e-3), 0.02, 2.0)
+    np.testing.assert_allclose(ratio, 1.0, atol=1e-3)
+
+
+def test_claim_ekf_drift_is_a_linearisation_artefact(sweep_ends) -> None:
+    c = claim(SLUG, "no_oscillation_inverse_height_nees")
+    inv = ofo.run(replace(ofo.FlightConfig(), osc_amplitude=0.0), n_flights=16, inverse_height=True)
+    no_oscillation_nees = sweep_ends[0.0].metrics["height_nees"]
+    assert c.holds(inv.metrics["height_nees"]) and not c.holds(no_oscillation_nees)
+    # The EKF's drift is systematic: every flight climbs.
+    assert np.all(sweep_ends[0.0].h_hat[:, -1] > sweep_ends[0.0].flights.h[:, -1])
+    # With oscillation the inverse-height filter is as good as the EKF.
+    inv_osc = ofo.run(n_flights=16, inverse_height=True)
+    assert inv_osc.metrics["height_rel_rms"] <= 1.1 * sweep_ends[0.15].metrics["height_rel_rms"]
+
+
+def test_claim_prior_knowledge_cleans_the_divergence_cue(main_run) -> None:
+    c = claim(SLUG, "prior_fusion_div_error_ratio")
+    raw2 = main_run.metrics["div_rms_error"]
+    fused = {s: ofo.run(n_flights=16, n_sensors=4, strategy=s).metrics["div_rms_error"] / raw2 for s in ("ppk", "rpk")}
+    four_sensor_div_error_ratio = ofo.run(n_flights=16, n_sensors=4).metrics["div_rms_error"] / raw2
+    assert c.holds(max(fused.values())) and not c.holds(four_sensor_div_error_ratio)
+    np.testing.assert_allclose(four_sensor_div_error_ratio, 1 / np.sqrt(2), rtol=0.03)   # exercise 2
+
+
+def test_template_fit_recovers_a_noise_free_template() -> None:
+    t = np.arange(2000)[None] * 0.02
+    basis = np.stack([np.ones_like(t), np.cos(t), np.sin(2 * t)], -1)
+    y = 0.1 + 0.5 * np.cos(t) - 0.02 * np.sin(2 * t)
+    fit = ofo.template_fit(np.where(t % 3 < 0.1, np.nan, y), basis, 3.0, 0.02)       # gaps are skipped
+    np.testing.assert_allclose(fit[:, 500:], y[:, 500:], atol=1e-3)   # the ridge: a 1e-4 pull towards 0
 
 
 def test_claim_three_strategies_on_the_same_flights(main_run) -> None:
     c = claim(SLUG, "strategies_worst_sofia_rel_error")
     worst = max(main_run.metrics["sofia_rel_error"],
-                *(ofo.run(n_flights=16, strategy=s).metrics["sofia_rel_error"] for s in ("ppk", "rpk")))
+                *(ofo.run(n_flights=16, n_sensors=4, strategy=s).metrics["sofia_rel_error"] for s in ("ppk", "rpk")))
     assert c.holds(worst) and not c.holds(main_run.metrics["raw_rel_error"])
 
 
@@ -266,34 +338,25 @@ def misspecified(flow_factor: float, acc_factor: float) -> float:
 def test_claim_robust_to_misspecified_noise_levels() -> None:
     c = claim(SLUG, "misspecified_worst_sofia_rel_error")
     worst = max(misspecified(sf, sa) for sf in (1.0, 4.0) for sa in (0.25, 0.5, 1.0, 4.0))
-    assert c.holds(worst) and not c.holds(misspecified(0.25, 1.0))
+    flow_noise_understated_4x_sofia_rel_error = misspecified(0.25, 1.0)
+    assert c.holds(worst) and not c.holds(flow_noise_understated_4x_sofia_rel_error)
 
 
+@pytest.mark.slow
 def test_claim_holds_with_flow_measured_by_lucas_kanade_on_rendered_ground() -> None:
     c = claim(SLUG, "lk_sofia_rel_error_4_sensors")
-    res = ofo.run(n_flights=2, n_sensors=4, flow="lucas-kanade", seed=0)
-    still = ofo.run(replace(ofo.FlightConfig(), osc_amplitude=0.0), n_flights=2, n_sensors=4, flow="lucas-kanade", seed=0)
-    assert c.holds(res.metrics["sofia_rel_error"]) and not c.holds(still.metrics["sofia_rel_error"])
-    assert res.metrics["sofia_rel_error"] < res.metrics["raw_rel_error"]
-
-
-def test_claim_dense_lucas_kanade_does_not_diverge(camera: np.ndarray) -> None:
-    c = claim(SLUG, "dense_lk_error_20_iterations")
-    shifted = ndimage.shift(camera, (0.8, -1.3), order=3, mode="nearest")
-    a, b = camera[150:214, 150:214], shifted[150:214, 150:214]
-    err = {j: np.nanmean(np.linalg.norm(ofo.lucas_kanade(a, b, window=11, levels=2, iterations=20, jacobi=j,
-                                                         max_residual=np.inf)[0] - [-1.3, 0.8], axis=-1))
-           for j in (False, True)}
-    assert c.holds(float(err[False])) and not c.holds(float(err[True]))
+    res = ofo.run(n_flights=8, n_sensors=4, flow="lucas-kanade", seed=0)
+    lk_raw_rel_error_4_sensors = res.metrics["raw_rel_error"]
+    assert c.holds(res.metrics["sofia_rel_error"]) and not c.holds(lk_raw_rel_error_4_sensors)
 
 
 def confidently_wrong(**kw) -> float:
     return float(ofo.lk_shift_sweep(ofo.ground_texture()[0], np.arange(0.0, 10.5, 1.0), **kw)[:, 1].mean())
 
 
-def test_claim_lucas_kanade_never_reliable_and_wrong() -> None:
-    c = claim(SLUG, "lk_confidently_wrong_fraction")
-    assert c.holds(confidently_wrong(levels=2)) and not c.holds(confidently_wrong(levels=2, max_residual=np.inf))
+def test_lucas_kanade_rarely_reliable_and_wrong() -> None:
+    # An observation about our sensor model (appendix of the notes), not a claim of the paper.
+    assert confidently_wrong(levels=2, n_patches=100) <= 0.01
 
 
 def test_four_sensors_do_no_worse_than_two(main_run) -> None:
@@ -376,23 +439,15 @@ def test_mistake_jacobi_sweep(camera: np.ndarray) -> None:
 
 
 def test_mistake_eigenvalue_only_reliability() -> None:
-    c = claim(SLUG, "lk_confidently_wrong_fraction")
     small = dict(n_patches=60, levels=2)
-    assert c.holds(confidently_wrong(**small))
-    assert not c.holds(confidently_wrong(max_residual=np.inf, **small))
+    assert confidently_wrong(**small) <= 0.01
+    assert confidently_wrong(max_residual=np.inf, forward_backward=None, **small) > 0.01
 
 
 def test_mistake_understated_flow_noise(main_run) -> None:
     c = claim(SLUG, "sofia_rel_error")
     assert c.holds(main_run.metrics["sofia_rel_error"])
     assert not c.holds(misspecified(0.25, 1.0))
-
-
-def test_rough_prior_input_recovers_the_amplitude_and_drops_the_bias() -> None:
-    f = ofo.simulate_flights(ofo.FlightConfig(), 4, np.random.default_rng(0))
-    u = ofo.rough_prior_input(f.imu_az, f.osc_shape, 2 / 0.28, 0.02)
-    late = slice(1000, None)
-    np.testing.assert_allclose(u[:, late] / f.osc_shape[:, late], f.az[:, late] / f.osc_shape[:, late], rtol=0.05)
 
 
 # ---------------------------------------------------------------------------------------------------
