@@ -74,6 +74,7 @@ slides-pdf: site
 bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/loop.py
 
 # optional second environment for the timm / open_clip comparisons (torchvision cannot sit beside torch 2.13)
 bench-tv:

@@ -72,6 +72,11 @@ def report(budgets_text: str | None, rows: list[compare.Row], command: str, quic
     ]
     if budgets_text is not None:
         parts += ["", "## Budgets", "", budgets_text.strip()]
+    # bench/loop.py's section (the author's loop, the sweep, the Dask path) is kept as it was measured
+    page = PAGE.read_text(encoding="utf-8") if PAGE.exists() else ""
+    start, end = page.find("<!-- loop-bench:start -->"), page.find("<!-- loop-bench:end -->")
+    if 0 <= start < end:
+        parts += ["", page[start:end + len("<!-- loop-bench:end -->")]]
     parts += ["", "## Against the libraries a reader would pick instead", "", compare.table(rows), ""]
     return "\n".join(parts)
 
