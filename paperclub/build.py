@@ -39,7 +39,7 @@ from paperclub.papers import Paper
 MARKER = ".paperclub-site"
 WORK_PREFIX = ".paperclub-build-"
 HAND_WRITTEN_NAV = [("Running the notebooks", "running-locally.md"), ("Adding a paper", "adding-a-paper.md"),
-                    ("Performance", "performance.md")]
+                    ("Beyond one machine", "cluster.md"), ("Performance", "performance.md")]
 
 
 @dataclass
