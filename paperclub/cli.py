@@ -36,8 +36,9 @@ def cmd_build(args: argparse.Namespace, project: Project) -> int:
                    jobs=args.jobs, limit_s=args.limit, today=args.today, scheduler=args.scheduler,
                    shared_cache=args.shared_cache)
     if report.failed_claims or report.warnings:
-        print(f"paperclub: {len(report.failed_claims)} claim(s) do not hold or are vacuous, "
-              f"{len(report.warnings)} trust warning(s) (shown on the pages; --strict makes them errors)")
+        print(f"paperclub: {len(report.failed_claims)} claim(s) do not hold, are vacuous or fragile (marked in the "
+              f"claims tables), {len(report.warnings)} other trust warning(s) (listed above); --strict makes them "
+              "errors")
     return 0
 
 
