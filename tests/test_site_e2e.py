@@ -41,6 +41,17 @@ def test_every_paper_page_and_deck(built_site):
         assert 8 <= n_slides <= 20, f"{p.slug}: deck has {n_slides} slides"  # claims may take two slides
         assert '<aside class="notes">' in deck
     assert not report.failed_claims, report.failed_claims
+    # the machine-readable claims table: every paper, every claim, with its control
+    table = json.loads((site / "claims.json").read_text())
+    assert sorted(table) == sorted(p.slug for p in papers)
+    fields = {"metric", "text", "expect", "value", "holds", "control", "control_value", "vacuous", "seeds"}
+    for p in papers:
+        rows = table[p.slug]["claims"]
+        assert [r["metric"] for r in rows] == [c.metric for c in p.claims]
+        for r in rows:
+            assert fields <= set(r), (p.slug, sorted(fields - set(r)))
+            assert r["control"], f"{p.slug}: claim {r['metric']} has no control"
+            assert r["holds"] and not r["vacuous"], (p.slug, r["metric"])
     # numbers bound to the run: no measured figure typed by hand into notes or decks
     assert not report.warnings, "\n".join(report.warnings)
 
