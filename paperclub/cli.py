@@ -192,23 +192,49 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _resolve_folders(args: argparse.Namespace, project: Project) -> None:
+    """``--site``, ``--cache`` and ``--out`` as absolute paths (a relative one is relative to the current
+    folder, as in any shell command); for ``build``, each folder it writes into passes the one guard
+    (:mod:`paperclub.guard`) before anything runs, and the cache is marked as paperclub's."""
+    from paperclub import guard
+
+    named = {}
+    for name, default in (("site", project.default_site), ("cache", project.default_cache), ("out", project.slides_pdf)):
+        if hasattr(args, name):
+            named[name] = value = getattr(args, name)
+            setattr(args, name, default if value is None else guard.absolute(value))
+    if args.cmd == "build":
+        from paperclub.build import check_target
+
+        args.site = check_target(project, named["site"] if named["site"] is not None else args.site)
+        args.cache = guard.check_folder(project, named["cache"] if named["cache"] is not None else args.cache,
+                                        "--cache", guard.CACHE_MARKER, default=project.default_cache,
+                                        others=(args.site,))
+        guard.claim(args.cache, guard.CACHE_MARKER, "executed-notebook cache")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    project = Project(args.root.resolve())
-    if getattr(args, "site", "unset") is None:
-        args.site = project.default_site
-    if getattr(args, "cache", "unset") is None:
-        args.cache = project.default_cache
-    if getattr(args, "out", "unset") is None:
-        args.out = project.slides_pdf
+    project = Project(guard_root(args.root))
     try:
+        _resolve_folders(args, project)
         return args.func(args, project)
     except PaperclubError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except OSError as err:   # a read-only or unreadable folder: one line, not a traceback
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\npaperclub: interrupted; the last complete site is unchanged", file=sys.stderr)
         return 130
+
+
+def guard_root(root: Path) -> Path:
+    from paperclub import guard
+
+    return guard.absolute(root).resolve()
 
 
 if __name__ == "__main__":

@@ -302,13 +302,22 @@ def promote(result: NotebookResult, cache_dir: Path) -> NotebookResult:
 
 
 def clean_leftovers(cache_dir: Path) -> list[Path]:
-    """Remove the temporary run folders of a build that was killed (call under the project lock)."""
-    removed = []
-    if cache_dir.is_dir():
-        for p in cache_dir.iterdir():
-            if p.is_dir() and p.name.startswith(TMP_PREFIX):
-                shutil.rmtree(p, ignore_errors=True)
-                removed.append(p)
+    """Remove the temporary run folders of a build that was killed (call under the project lock).
+
+    Only inside a cache folder paperclub owns (its marker, or the project's ``build/cache`` beside the
+    build lock), and only names paperclub made there (``.<slug>-XXXXXXXX``, ``.<slug>.old``): a cache
+    pointed at a home folder by mistake loses nothing (see :mod:`paperclub.guard`)."""
+    from paperclub import guard
+
+    removed: list[Path] = []
+    if not cache_dir.is_dir() or cache_dir.is_symlink() and not guard.is_marked(cache_dir, guard.CACHE_MARKER):
+        return removed
+    if not (guard.is_marked(cache_dir, guard.CACHE_MARKER) or (cache_dir.parent / ".paperclub.lock").exists()):
+        return removed
+    for p in cache_dir.iterdir():
+        if guard.is_leftover(p.name) and p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
     return removed
 
 

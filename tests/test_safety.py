@@ -236,11 +236,19 @@ def test_a_swap_interrupted_between_its_renames_is_repaired(tmp_path):
 
 
 def test_leftovers_of_a_killed_build_are_removed(tmp_path):
+    from paperclub.guard import CACHE_MARKER
+
     cache = tmp_path / "cache"
-    (cache / ".alpha-x1y2").mkdir(parents=True)
+    (cache / ".alpha-x1y2ab_9").mkdir(parents=True)
+    (cache / ".alpha.old").mkdir()
     (cache / "alpha").mkdir()
+    (cache / ".git").mkdir()                       # a dot-folder paperclub did not name: kept
+    (cache / ".alpha-short").mkdir()               # no random 8-character suffix: kept
+    assert clean_leftovers(cache) == []            # not a marked cache: nothing is removed at all
+    (cache / CACHE_MARKER).write_text("x")
     removed = clean_leftovers(cache)
-    assert [p.name for p in removed] == [".alpha-x1y2"] and (cache / "alpha").exists()
+    assert sorted(p.name for p in removed) == [".alpha-x1y2ab_9", ".alpha.old"]
+    assert sorted(p.name for p in cache.iterdir()) == [".alpha-short", ".git", CACHE_MARKER, "alpha"]
 
 
 def test_ctrl_c_and_busy_port_and_missing_chromium_are_one_line(project_factory, monkeypatch, capsys):
@@ -325,3 +333,76 @@ def test_search_index_text_cannot_carry_markup():
     assert safe_index_text("<p>Evil <svg onload=alert(2)> n<k and k>2 <code>x</code></p>") == \
         "<p>Evil &lt;svg onload=alert(2)&gt; n&lt;k and k&gt;2 <code>x</code></p>"
     assert safe_index_text('<p class="x">a</p>') == '&lt;p class="x"&gt;a</p>'
+
+
+# ===================================================================================================
+# Round two (issue 28): the classes of bug, not the rows
+# ===================================================================================================
+
+def _fake_home(base: Path) -> Path:
+    home = base / "home"
+    for rel, text in ((".ssh/id_ed25519", "key"), (".gnupg/pubring.kbx", "ring"), (".config/app.toml", "c"),
+                      (".local/share/x", "x"), ("one/notes.md", "mine")):
+        (home / rel).parent.mkdir(parents=True, exist_ok=True)
+        (home / rel).write_text(text)
+    return home
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): (p.read_bytes() if p.is_file() else b"/")
+            for p in sorted(folder.rglob("*"))}
+
+
+def test_row1_no_flag_value_deletes_what_the_user_owns(project_factory, tmp_path, monkeypatch, capsys):
+    """--site and --cache at a home folder with hidden folders, at the project root, through a symlink and
+    as relative paths: every one is refused in one line before anything runs, and every file is still there."""
+    root = project_factory(["one"])
+    (root / ".git").mkdir()
+    (root / ".git/HEAD").write_text("ref: refs/heads/main")
+    (root / ".github").mkdir()
+    (root / ".github/ci.yml").write_text("on: push")
+    home = _fake_home(tmp_path)
+    (tmp_path / "webroot").mkdir()
+    (tmp_path / "webroot/index.html").write_text("the live site")
+    (tmp_path / "link-home").symlink_to(home, target_is_directory=True)
+    (tmp_path / "link-web").symlink_to(tmp_path / "webroot", target_is_directory=True)
+    before_home, before_root, before_web = _tree(home), _tree(root), _tree(tmp_path / "webroot")
+    ran = []
+    monkeypatch.setattr(build_mod, "build", lambda *a, **k: ran.append(a))
+    cases = [("--cache", str(home)), ("--site", str(home)), ("--cache", str(root)), ("--site", str(root)),
+             ("--cache", "."), ("--cache", str(tmp_path / "link-home")), ("--site", str(tmp_path / "link-web")),
+             ("--cache", str(root / ".git")), ("--site", str(root / ".github")), ("--cache", str(root / "papers"))]
+    monkeypatch.chdir(root)
+    for flag, value in cases:
+        assert main(["--root", str(root), "build", flag, value]) == 1, (flag, value)
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {flag} {value}") and err.count("\n") == 1, err
+    monkeypatch.chdir(home)
+    for flag, value in (("--cache", "."), ("--site", "."), ("--cache", ".ssh"), ("--site", "../home")):
+        assert main(["--root", str(root), "build", flag, value]) == 1, (flag, value)
+        assert capsys.readouterr().err.startswith(f"error: {flag} {value} ({home}")
+    assert not ran
+    assert _tree(home) == before_home and _tree(root) == before_root and _tree(tmp_path / "webroot") == before_web
+    # the leftover cleaner, called on such a folder directly, removes nothing either
+    assert clean_leftovers(home) == [] and clean_leftovers(root) == [] and _tree(home) == before_home
+
+
+def test_row1_relative_site_and_cache_resolve_against_the_current_folder(project_factory, tmp_path, monkeypatch):
+    root = project_factory(["one"])
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    seen = {}
+    monkeypatch.setattr(build_mod, "build", lambda project, site, cache, **k: seen.update(site=site, cache=cache)
+                        or build_mod.BuildReport())
+    monkeypatch.chdir(work)
+    assert main(["--root", str(root), "build", "--site", "out/site", "--cache", "pc-cache"]) == 0
+    assert seen == {"site": work / "out/site", "cache": work / "pc-cache"}
+    from paperclub.guard import CACHE_MARKER
+    assert (work / "pc-cache" / CACHE_MARKER).exists()           # claimed: a later build may clean inside it
+    assert main(["--root", str(root), "build", "--site", "out/site", "--cache", "pc-cache"]) == 0  # its own
+
+
+def test_row1_site_and_cache_may_not_overlap(project_factory, tmp_path, capsys):
+    root = project_factory(["one"])
+    assert main(["--root", str(root), "build", "--site", str(tmp_path / "x"), "--cache", str(tmp_path / "x/c")]) == 1
+    assert "overlaps" in capsys.readouterr().err
