@@ -55,12 +55,20 @@ class Strict(BaseModel):
 
 
 def _safe_url(v: Optional[str]) -> Optional[str]:
-    if v is None:
-        return v
-    if re.match(r"^\s*[a-zA-Z][a-zA-Z0-9+.-]*:", v) and not re.match(r"^https?://[^\s<>\"']+$", v):
-        raise ValueError(f"expected an http(s) URL or a relative link (got {v!r})")
-    if re.search(r"[\s<>\"'`]", v):
-        raise ValueError(f"a URL may not contain spaces, quotes or angle brackets (got {v!r})")
+    """http(s) or relative, read as a browser reads it, and safe inside a Markdown link (see paperclub.urls)."""
+    from paperclub.urls import front_matter_link
+
+    return None if v is None else front_matter_link(v)
+
+
+def check_heading_text(v: str) -> str:
+    """A title becomes a page heading, whose id the site engine makes from its words: refuse a title whose id
+    would start with ``_`` (the theme's own ids, such as ``__config``, do: a heading would take its place)."""
+    from markdown.extensions.toc import slugify
+
+    if slugify(v, "-").startswith("_"):
+        raise ValueError("may not start with '_' (the page heading's id would start with '_', like the ids the "
+                         "site's theme reserves for itself, such as '__config')")
     return v
 
 
@@ -226,6 +234,11 @@ class Paper(Strict):
     slug: str = ""
     path: Path = Path()
     body: str = ""
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v: str) -> str:
+        return check_heading_text(v)
 
     @property
     def label(self) -> str:

