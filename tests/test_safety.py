@@ -617,3 +617,191 @@ def test_notes_raw_html_goes_through_the_allowlist_and_nothing_is_lost():
     assert page_problems(info) == [] and not any(i.startswith("__") for i in info.ids)
     assert "<script" not in html and "onclick" not in html.replace('&#123;: onclick="y" &#125;', "")
     assert "<iframe" not in html
+
+
+# ---- the low rows -------------------------------------------------------------------------------------
+
+def test_low_a_long_run_of_spaces_in_a_reference_is_linear():
+    import time
+
+    from paperclub.bind import ref_problems, refs, render_refs
+
+    t0 = time.process_time()
+    for text in ("{{ name:" + " " * 50_000, "{{ name:" + " " * 50_000 + "x", "{{!" + " " * 50_000, "{{ " * 20_000):
+        assert refs(text) == [] and ref_problems(text, "x.md", None) == [] and render_refs(text, {}, "x") == text
+    assert time.process_time() - t0 < 2.0
+
+
+def test_low_references_inside_code_are_shown_as_written():
+    from paperclub.bind import refs, render_refs
+
+    text = "ours {{ acc:.1% }}, written `{{ acc }}`\n```\n{{ acc:.2f }} {{ unknown }}\n```\n{{! 75 % }}"
+    assert render_refs(text, {"acc": 0.5}, "x.md") == "ours 50.0%, written `{{ acc }}`\n```\n{{ acc:.2f }} {{ unknown }}\n```\n75 %"
+    assert [r.name for r in refs(text)] == ["acc"]
+
+
+@pytest.mark.parametrize("fmt, message", [('"c"', "not a Python format spec for a number"),
+                                          ('"s"', "not a Python format spec for a number"),
+                                          ('"999999999.3f"', "a width of at most 40 characters"),
+                                          ('".99999999f"', "a precision of at most 40 characters")])
+def test_low_format_specs_that_cannot_show_a_figure_fail_check(project_factory, fmt, message):
+    root = project_factory(["fmt"])
+    p = root / "papers/fmt.md"
+    p.write_text(p.read_text().replace('fmt: ".3f"', f"fmt: {fmt}"))
+    problems = "\n".join(check_project(Project(root)).problems)
+    assert "papers/fmt.md: field 'claims[0].fmt'" in problems and message in problems, problems
+    bad = p.read_text().replace(f"fmt: {fmt}", 'fmt: ".3f"').replace("{{ slope_error:.3f }}", "{{ slope_error:c }}")
+    p.write_text(bad)
+    assert "{{ slope_error:c }}: not a Python format spec" in "\n".join(check_project(Project(root)).problems)
+
+
+def test_low_infinite_expect_far_dates_and_huge_integers(project_factory):
+    from paperclub.papers import format_value
+
+    root = project_factory(["inf"])
+    p = root / "papers/inf.md"
+    text = p.read_text()
+    expect = next(ln for ln in text.splitlines() if "expect:" in ln).split("expect:")[1].strip()
+    p.write_text(text.replace(expect, '"< 1e400"', 1).replace("session: {date: null}", "session: {date: 9999-12-31}"))
+    problems = "\n".join(check_project(Project(root)).problems)
+    assert "field 'claims[0].expect': Value error, the number must be finite" in problems
+    assert "field 'session.date': Value error, expected a date between 1900 and 2100 (got 9999-12-31)" in problems
+    assert format_value(10**400) == "1.00e+400" and format_value(10**400, ".1%").endswith("%")
+    assert format_value(2**2000, ".2f").endswith(".00") and format_value(3.0, "d") == "3"
+
+
+def test_low_figure_names_in_the_order_file_stay_inside_figures(tmp_path):
+    from paperclub.rundir import RunDir
+
+    run = RunDir(tmp_path / "run")
+    run.figures_dir.mkdir(parents=True)
+    (run.figures_dir / "ok.png").write_bytes(b"png")
+    (tmp_path / "secret.txt").write_text("secret")
+    (run.figures_dir / "link.png").symlink_to(tmp_path / "secret.txt")
+    run.order_file.write_text("ok.png\n../../secret.txt\n/etc/passwd\nlink.png\n.\n..\nok.png\n")
+    assert [f.name for f in run.figures()] == ["ok.png"]
+
+
+@pytest.mark.parametrize("port", ["0", "99999", "-1", "http"])
+def test_low_port_out_of_range_is_one_line(project_factory, port, capsys):
+    root = project_factory(["p"])
+    with pytest.raises(SystemExit) as exit_:
+        main(["--root", str(root), "serve", "--port", port])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "argument --port: expected a port" in err
+
+
+def test_low_force_outside_only_is_named_as_such(project_factory, capsys):
+    root = project_factory(["toy", "gan"])
+    assert main(["--root", str(root), "build", "--only", "toy", "--force", "gan"]) == 1
+    assert capsys.readouterr().err == ("error: --force gan: not built by this command (--only toy); add it to --only "
+                                       "or leave it out of --force\n")
+
+
+@pytest.mark.parametrize("slug, message", [("numpy", "would hide the module 'numpy'"), ("torch", "'torch'"),
+                                           ("json", "'json'"), ("paperclub", "'paperclub'"),
+                                           ("a" * 250, "--slug: at most 60 characters (got 250)")])
+def test_low_slugs_that_shadow_a_module_or_are_too_long_are_refused(project_factory, slug, message, capsys):
+    root = project_factory(["ok"])
+    assert main(["--root", str(root), "new", "T", "--slug", slug]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --slug") and message in err and err.count("\n") == 1
+    assert not (root / "notebooks" / f"{slug}.py").exists()
+
+
+def test_low_a_paper_file_whose_notebook_shadows_a_module_fails_check(project_factory):
+    root = project_factory(["ok"])
+    for f in (root / "papers/ok.md", root / "notebooks/ok.py", root / "slides/ok.md"):
+        f.rename(f.with_name(f.name.replace("ok", "scipy")))
+    (root / "minimal_impls/ok.py").rename(root / "minimal_impls/scipy.py")
+    problems = "\n".join(check_project(Project(root)).problems)
+    assert "papers/scipy.md: the slug 'scipy' makes notebooks/scipy.py, which hides the module 'scipy'" in problems
+
+
+def test_low_notebooks_never_overwrites_an_edited_ipynb(project_factory, capsys):
+    import jupytext
+
+    root = project_factory(["nbk"])
+    args = ["--root", str(root), "notebooks"]
+    assert main(args) == 0
+    ipynb = root / "notebooks/nbk.ipynb"
+    assert "wrote notebooks/nbk.ipynb" in capsys.readouterr().out
+    assert main(args) == 0 and "up to date" in capsys.readouterr().out
+    py = root / "notebooks/nbk.py"
+    py.write_text(py.read_text() + "\n# %%\nprint('added in the .py')\n")
+    assert main(args) == 0 and "wrote" in capsys.readouterr().out              # not edited: follows the .py
+    nb = jupytext.read(ipynb)
+    nb.cells[-1].source = "print('edited in Jupyter')"
+    jupytext.write(nb, ipynb)
+    py.write_text(py.read_text() + "\n# %%\nprint('more in the .py')\n")
+    assert main(args) == 1
+    assert "kept notebooks/nbk.ipynb: it has edits that nbk.py does not have" in capsys.readouterr().err
+    assert "edited in Jupyter" in ipynb.read_text()
+
+
+def test_low_read_only_or_unreadable_folders_give_one_line(project_factory, monkeypatch, capsys):
+    root = project_factory(["ro"])
+
+    def denied(*a, **k):
+        raise PermissionError(13, "Permission denied", str(root / "site"))
+    monkeypatch.setattr(build_mod, "build", denied)
+    assert main(["--root", str(root), "build"]) == 1
+    assert capsys.readouterr().err == f"error: {root / 'site'}: Permission denied\n"
+
+
+def test_low_swap_is_atomic_readable_and_removes_what_killed_builds_left(tmp_path):
+    import os
+    import stat as st
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / build_mod.MARKER).write_text("x")
+    (site / "old.html").write_text("old")
+    (site / "ro").mkdir()
+    (site / "ro/f.txt").write_text("x")
+    (site / "ro").chmod(0o500)                                           # a read-only folder inside the site
+    killed = tmp_path / ".site.new-ab12cd34"                              # a SIGKILLed build's half site
+    killed.mkdir()
+    (killed / "index.html").write_text("half")
+    mine = tmp_path / ".site.new-mine"                                   # not a name paperclub makes: kept
+    mine.mkdir()
+    (mine / "keep.txt").write_text("keep")
+    build_mod.recover_swap(site)
+    assert not killed.exists() and (mine / "keep.txt").exists()
+    new = tmp_path / ".site.new-ef56gh78"
+    new.mkdir()
+    new.chmod(0o700)                                                      # what mkdtemp makes
+    (new / "index.html").write_text("new")
+    old_umask = os.umask(0o022)
+    try:
+        build_mod.swap_in(new, site)
+    finally:
+        os.umask(old_umask)
+    assert (site / "index.html").read_text() == "new" and not (site / "old.html").exists()
+    assert st.S_IMODE(site.stat().st_mode) == 0o755                       # a web server can read it
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.new-mine", "site"]
+
+
+def test_low_exchange_swaps_two_folders_in_one_step(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "x").write_text("a")
+    (b / "x").write_text("b")
+    if not build_mod._exchange(a, b):
+        pytest.skip("no renameat2 here: the two-rename swap and recover_swap are used")
+    assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
+
+
+def test_low_a_symlinked_site_is_refused_not_replaced(project_factory, tmp_path):
+    root = project_factory(["ln"])
+    web = tmp_path / "www"
+    web.mkdir()
+    (web / build_mod.MARKER).write_text("x")                              # even a paperclub site behind it
+    (root / "site").symlink_to(web, target_is_directory=True)
+    with pytest.raises(PaperclubError, match=r"^--site .*: is a symbolic link \(to .*www\); paperclub replaces"):
+        build_mod.check_target(Project(root), root / "site")
+    with pytest.raises(PaperclubError, match="symbolic link"):
+        build_mod.swap_in(tmp_path, root / "site")
+    assert (root / "site").is_symlink() and (web / build_mod.MARKER).exists()
