@@ -305,16 +305,37 @@ def test_hostile_front_matter_never_reaches_any_output_as_markup(project_factory
     meta = meta.replace('text: "Least squares recovers the slope of a noisy line"', f'text: "C {payload}"')
     meta = meta.replace('control_label: "predict a constant"', f'control_label: "L {payload}"')
     meta = meta.replace("tags: [draft]", 'tags: ["x<script>"]').replace('venue: "Venue"', f'venue: "V {payload}"')
+    # round two: Markdown syntax in text (attribute lists), a bibtex field closing its fence, a link with a
+    # leading control character refused (so a safe one here), raw HTML in the notes
+    meta = meta.replace(f'tldr: "T {payload}"', f'tldr: "T {payload} *{{json}}*{{ #__config }} [x](javascript:y)"')
+    meta = meta.replace('venue: "V', 'venue: "V x{: #__config .md-overlay }')
+    meta += '\nbibtex: "@misc{x,\\n```\\n<img src=x onerror=alert(3)>\\n}"'
+    body = body.replace("## Key ideas", "## Key ideas\n\n<script>__md_scope=new URL('.',location);alert(4)</script>\n"
+                        '<meta http-equiv="refresh" content="0;url=https://evil.example/">\n'
+                        '<img src="https://evil.example/x.png" alt="x"> *x*{ #__config }\n', 1)
     p.write_text(meta + "\n---\n" + body)
     yaml.safe_load(meta.split("---\n", 1)[1])
     report = build_mod.build(Project(root), root / "site", root / "build/cache", today=TODAY, log=lambda _: None)
     assert report.site is not None
+    scanned = set()
     for f in (root / "site").rglob("*"):
-        if f.suffix in (".html", ".ics", ".json", ".xml"):
+        if f.suffix in (".html", ".ics", ".json", ".xml", ".ipynb", ".md", ".py"):
             raw = f.read_text(errors="replace")
-            assert "<svg onload" not in raw and "x<script>" not in raw, f
+            scanned.add(f.suffix)
+            for bad in ("<svg onload", "x<script>", "<img src=x onerror", "alert(4)</script>",
+                        '<meta http-equiv="refresh"', "https://evil.example/x.png"):
+                assert bad not in raw, (f, bad)
+            if f.suffix in (".html", ".ipynb"):        # rendered as Markdown or HTML (a calendar shows text)
+                for bad in ("{ #__config }", "{: #__config", "](javascript:"):
+                    assert bad not in raw, (f, bad)
+        if f.suffix == ".html":
+            info = parse_html(f.read_text())
+            assert page_problems(info) == [], f
+    assert {".html", ".ics", ".json", ".ipynb"} <= scanned
     home = (root / "site/index.html").read_text()
     assert "n&lt;k and k&gt;2" in home   # careless text keeps its words
+    page = (root / "site/papers/evil/index.html").read_text()
+    assert "&lt;script&gt;__md_scope=new URL" in page      # the notes' script is shown as text, not dropped
 
 
 def test_handout_names_equations_and_a_figure_that_exist(project_factory):
@@ -805,3 +826,23 @@ def test_low_a_symlinked_site_is_refused_not_replaced(project_factory, tmp_path)
     with pytest.raises(PaperclubError, match="symbolic link"):
         build_mod.swap_in(tmp_path, root / "site")
     assert (root / "site").is_symlink() and (web / build_mod.MARKER).exists()
+
+
+@pytest.mark.slow
+def test_row1_a_real_build_with_relative_folders_beside_a_home_loses_nothing(project_factory, tmp_path, monkeypatch):
+    """End to end: `paperclub build --site out/site --cache pc-cache` from a folder holding a fake home builds
+    there, marks both folders as its own, and every file of the home is still there; a second build reuses
+    them; `--cache .` from the home is refused."""
+    root = project_factory(["rel"])
+    work = tmp_path / "work"
+    home = _fake_home(work)
+    before = _tree(home)
+    monkeypatch.chdir(work)
+    args = ["--root", str(root), "build", "--site", "out/site", "--cache", "pc-cache", "--today", "2026-11-23"]
+    assert main(args) == 0
+    assert (work / "out/site/index.html").exists() and (work / "out/site" / build_mod.MARKER).exists()
+    assert (work / "pc-cache/rel/metrics.json").exists()
+    assert main(args) == 0                                   # its own folders now: replaced, reused
+    monkeypatch.chdir(home)
+    assert main(["--root", str(root), "build", "--cache", "."]) == 1
+    assert _tree(home) == before
