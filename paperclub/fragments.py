@@ -26,13 +26,18 @@ def _math_spans(s: str) -> list[tuple[int, int]]:
     return [m.span() for m in rx.finditer(s) if m.group(2) or m.group(5)]
 
 
+def _neutral(s: str) -> str:
+    # an escaped dollar stays a dollar (as Markdown shows it), and cannot open math once its backslash is gone
+    return "".join(_NEUTRAL.get(c, c) for c in s.replace("\\$", "&#36;"))
+
+
 def _neutralise(s: str, keep: list[tuple[int, int]]) -> str:
     out, pos = [], 0
     for a, b in keep:
-        out.append("".join(_NEUTRAL.get(c, c) for c in s[pos:a]))
+        out.append(_neutral(s[pos:a]))
         out.append(s[a:b])
         pos = b
-    out.append("".join(_NEUTRAL.get(c, c) for c in s[pos:]))
+    out.append(_neutral(s[pos:]))
     return "".join(out)
 
 
