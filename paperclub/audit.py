@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 from paperclub.urls import browser_form, is_external as _external, is_script
 
 LINK_LOADS = {"stylesheet", "icon", "preload", "prefetch", "modulepreload", "manifest", "apple-touch-icon",
-              "shortcut", "preconnect", "dns-prefetch", "prerender", "mask-icon"}
+              "shortcut", "preconnect", "dns-prefetch", "prerender", "mask-icon", "import"}
 SKIP_SCHEMES = ("mailto:", "javascript:", "data:", "tel:", "blob:", "about:")
 PAGE_BUDGET = 2 * 1024 * 1024   # bytes a page may make the browser load (DESIGN's budget)
 EMBEDS = {"iframe", "frame", "frameset", "object", "embed", "applet", "base", "portal", "fencedframe"}

@@ -475,6 +475,12 @@ def test_row2_good_links_stay_and_cannot_leave_their_markdown_link(tmp_path):
     assert links.project == "HTTPS://example.org/%7Bx%7D%5By%5D"
     html = _site_markdown(f"[Paper]({links.paper}){{: .x }}")
     assert 'href="https://en.wikipedia.org/wiki/Go_%28game%29?a=1&amp;b=2"' in html
+    # a URL that would close its link and open an attribute list (a full-page overlay) stays one URL
+    paper.write_text(paper.read_text().replace("../code/x.py", "https://x.org/a){:.md-overlay}(b"))
+    overlay = parse_paper(paper).links.code
+    assert overlay == "https://x.org/a%29%7B:.md-overlay%7D%28b"
+    html = _site_markdown(f"[Code]({overlay})")
+    assert "class=" not in html and html.count("<a ") == 1
 
 
 HOSTILE_TEXT = ["*{json}*{ #__config }", "x{: #__config .md-overlay }", "[click](javascript:alert(1))",
