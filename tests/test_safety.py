@@ -152,6 +152,7 @@ def test_force_reruns_a_cached_notebook(project_factory):
     key = cache_key(nb, impls, {"v": "1"})
     (cache / "frc").mkdir(parents=True)
     (cache / "frc" / "meta.json").write_text(json.dumps({"key": key, "seconds": 1.0}))
+    (cache / "frc" / "metrics.json").write_text("{}")
     cached, todo = plan({"frc": nb}, impls, cache, {"v": "1"})
     assert cached["frc"].status == "cached" and not todo
     for force in ({"frc"}, True):
