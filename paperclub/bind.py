@@ -22,10 +22,10 @@ REF = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::([^{}]*))?\}\}")
 RESERVED = {"claims"}
 # {{! 75 % }}: a number that is not ours to bind (the paper's own, or a setting); shown as written,
 # and the literal-number lint leaves it alone
-LITERAL = re.compile(r"\{\{!([^{}]*)\}\}")
+LITERAL = re.compile(r"\{\{!((?:[^{}]|\{[^{}]*\})*)\}\}")   # one level of braces inside: {{! $x^{2}$ }}
 # code, where a reference is shown as written (so a page can show the syntax itself)
-_CODE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)|(?<!`)(`+)(?!`).+?(?<!`)\2(?!`)",
-                   re.S | re.M)
+_CODE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)"
+                   r"|(?<!`)(`+)(?!`)(?:(?!\n[ \t]*\n).)+?(?<!`)\2(?!`)", re.S | re.M)   # inline: within a paragraph
 
 
 def _fmt(m: re.Match) -> str | None:
