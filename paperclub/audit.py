@@ -223,7 +223,7 @@ def page_problems(info: _Page) -> list[str]:
                 problems.append("markup paperclub did not write: the theme's configuration names a search worker "
                                 "outside the site")
             elif isinstance(worker, str):
-                info.loads.append(worker)
+                info.links.append(worker)      # must exist (checked like a link); not counted in the page weight
     for url in info.sends:
         if _external(url):
             problems.append(f"sends a form to an outside URL {url}")
