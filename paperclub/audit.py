@@ -1,106 +1,239 @@
 """Stage 7: audit a built site before it replaces the last good one.
 
-Each problem is reported as one line naming the page:
+The audit reads every page the way a browser does, with an HTML5 parser (html5lib: character references
+decoded, SVG and its ``xlink:`` attributes in their namespaces), reads CSS with a CSS tokenizer (tinycss2:
+escapes decoded, ``url()``, ``image-set()`` and ``@import`` found wherever they are), and reads URLs as the
+WHATWG URL standard does (:mod:`paperclub.urls`). It allows what paperclub and its theme write, rather than
+looking for known attacks. Each problem is reported as one line naming the page:
 
-* no page loads anything from outside the site (scripts, styles, images, fonts, frames, CSS ``url()``
-  and ``@import``); links a reader clicks (``<a href>``) may point anywhere http(s);
-* no markup the generator did not write: no inline event handler (``onload=…``), no ``javascript:`` URL,
-  no frame or embedded object, and no ``<script>`` other than the theme's and the site's own;
+* no page loads anything from outside the site: every attribute that makes the browser fetch by itself
+  (``src``, ``srcset``, ``poster``, ``background``, ``data``, ``href`` outside ``<a>``/``<area>``/``<link>``,
+  SVG ``xlink:href``, stylesheets and icons) and every URL in CSS; no form is sent outside it
+  (``action``, ``formaction``, ``ping``); links a reader clicks (``<a href>``) may point anywhere http(s);
+* no markup the generator did not write: no inline event handler (``onload=…``), no script URL in any
+  attribute that holds a URL (``javascript:``, however it is spelled, or an HTML ``data:`` URL), no
+  ``<meta http-equiv=refresh>``, no SVG animation of a link, no frame or embedded object, and no inline
+  ``<script>`` but the exact bodies the theme's templates write; the theme's configuration
+  (``id="__config"``) is the theme's own script, once, naming a search worker inside the site;
 * every internal link and anchor resolves to a file (and an ``id``) in the site;
 * every expected page is present, and no page (with the search index every page loads) is over budget.
 """
 from __future__ import annotations
 
+import functools
+import json
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-# (tag, attribute) pairs whose URL the browser loads by itself
-LOADED = {("script", "src"), ("img", "src"), ("img", "srcset"), ("source", "src"), ("source", "srcset"),
-          ("iframe", "src"), ("embed", "src"), ("object", "data"), ("video", "src"), ("video", "poster"),
-          ("audio", "src"), ("track", "src"), ("input", "src"), ("image", "href"), ("use", "href")}
+from paperclub.urls import browser_form, is_external as _external, is_script
+
 LINK_LOADS = {"stylesheet", "icon", "preload", "prefetch", "modulepreload", "manifest", "apple-touch-icon",
-              "shortcut", "preconnect", "dns-prefetch"}
-CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)|@import\s+['"]([^'"]+)['"]""")
+              "shortcut", "preconnect", "dns-prefetch", "prerender", "mask-icon", "import"}
 SKIP_SCHEMES = ("mailto:", "javascript:", "data:", "tel:", "blob:", "about:")
 PAGE_BUDGET = 2 * 1024 * 1024   # bytes a page may make the browser load (DESIGN's budget)
-EMBEDS = {"iframe", "frame", "object", "embed", "applet", "base"}
-# inline scripts the theme writes on every page (Material for MkDocs): its config and two bootstraps
-THEME_INLINE = (re.compile(r"^\s*__md_scope\s*=", re.S), re.compile(r"^\s*var\s+palette\s*=\s*__md_get", re.S),
-                re.compile(r"^\s*var\s+target\s*=\s*document\.getElementById\(location\.hash\.slice\(1\)\)", re.S),
-                re.compile(r"^\s*$"))
+EMBEDS = {"iframe", "frame", "frameset", "object", "embed", "applet", "base", "portal", "fencedframe"}
+# attributes whose URL the browser fetches by itself, on any element
+LOAD_ATTRS = {"src", "srcset", "imagesrcset", "poster", "background", "data", "codebase", "lowsrc", "dynsrc",
+              "manifest", "archive", "classid"}
+SEND_ATTRS = {"action", "formaction", "ping"}          # where a form or a click sends data
+OTHER_URL_ATTRS = {"href", "cite", "longdesc", "usemap", "profile", "itemtype", "xmlns"}
+NAVIGATE = {"a", "area"}                               # elements whose href a reader follows
+ANIMATIONS = {"animate", "set", "animatemotion", "animatetransform", "animatecolor"}
+META_OK = {"content-type", "x-ua-compatible", "default-style", "content-language"}
+XLINK = "{http://www.w3.org/1999/xlink}"
 
 
 def is_external(url: str) -> bool:
-    url = url.strip()
-    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url)) or url.startswith("//")
+    return _external(url)
 
 
-class _Page(HTMLParser):
+@functools.lru_cache(maxsize=1)
+def theme_scripts() -> tuple[re.Pattern, ...]:
+    """The exact bodies of the inline scripts Material for MkDocs writes, from its installed templates;
+    a template's ``{{ … }}`` (the page's base URL) matches only a relative base such as ``../..`` or a root
+    path such as ``/`` (the 404 page), never a quote or anything else."""
+    import material
+
+    bodies = []
+    folder = Path(material.__file__).parent / "templates"
+    for tpl in sorted(folder.rglob("*.html")):
+        text = tpl.read_text(encoding="utf-8")
+        for body in re.findall(r"<script>(.*?)</script>", text, re.S):
+            if "{%" in body:
+                continue
+            parts = re.split(r"\{\{.*?\}\}", body)
+            base = r"(?:\.{1,2}(?:/\.\.)*|/(?:[A-Za-z0-9._~-]+/)*)"    # relative, or the 404 page's root path
+            bodies.append(re.compile(base.join(re.escape(p) for p in parts), re.S))
+    return tuple(bodies)
+
+
+def css_urls(css: str) -> list[str]:
+    """Every URL a stylesheet or ``style`` attribute makes the browser fetch (tinycss2: escapes decoded)."""
+    import tinycss2
+
+    out: list[str] = []
+
+    def walk(nodes) -> None:
+        after_import = False
+        for n in nodes or ():
+            t = n.type
+            if t == "url":
+                out.append(n.value)
+            elif t == "function":
+                name = n.name.lower()
+                strings = [a.value for a in n.arguments if a.type == "string"]
+                if name in ("url", "src"):
+                    out.extend(strings[:1])
+                elif name.endswith("image-set") or name in ("image", "cross-fade", "element"):
+                    out.extend(strings)
+                walk(n.arguments)
+            elif t == "string" and after_import:
+                out.append(n.value)
+            elif t in ("{} block", "[] block", "() block"):
+                walk(n.content)
+            if t == "at-keyword":
+                after_import = n.value.lower() == "import"
+            elif t not in ("whitespace", "comment"):
+                after_import = False
+
+    walk(tinycss2.parse_component_value_list(css, skip_comments=True))
+    return out
+
+
+class _Page:
+    """What a page makes the browser do, read with an HTML5 parser."""
+
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.loads: list[str] = []     # URLs the browser fetches by itself
         self.links: list[str] = []     # URLs a reader may follow
+        self.sends: list[str] = []     # URLs a form or a click sends data to
         self.ids: set[str] = set()
         self.styles: list[str] = []
         self.unsafe: list[str] = []    # markup the generator never writes
         self.scripts: list[str] = []   # inline script bodies
-        self._in_style = False
-        self._in_script: str | None = None
+        self.config: list[str] = []    # bodies of id="__config" elements, in document order ('' for others)
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: (v or "") for k, v in attrs}
-        for k, v in a.items():
-            if k.lower().startswith("on"):
-                self.unsafe.append(f"inline event handler <{tag} {k}=…>")
-            if k.lower() in ("href", "src", "action", "formaction", "xlink:href", "data") and \
-                    re.match(r"^\s*(javascript|vbscript):", v, re.I):
-                self.unsafe.append(f"javascript: URL in <{tag} {k}>")
+    def element(self, tag: str, attrs: dict[str, str], text: str) -> None:
+        for name, v in attrs.items():
+            if name.startswith("on"):
+                self.unsafe.append(f"inline event handler <{tag} {name}=…>")
+            local = name.split(":")[-1]
+            if local in LOAD_ATTRS | SEND_ATTRS | OTHER_URL_ATTRS:
+                urls = [u.strip().split(" ")[0] for u in v.split(",")] if local.endswith("srcset") else [v]
+                if any(is_script(u) for u in urls):
+                    self.unsafe.append(f"javascript: URL in <{tag} {name}>")
         if tag in EMBEDS:
             self.unsafe.append(f"<{tag}> element")
+        if tag == "meta" and attrs.get("http-equiv", "").strip().lower() not in META_OK | {""}:
+            self.unsafe.append(f"<meta http-equiv={attrs['http-equiv'].strip().lower()}> (a redirect or header "
+                               "paperclub never writes)")
+        if tag in ANIMATIONS:
+            target = attrs.get("attributename", "").split(":")[-1].strip().lower()
+            values = [x for k in ("values", "to", "from", "by") for x in attrs.get(k, "").split(";")]
+            if target in LOAD_ATTRS | SEND_ATTRS | OTHER_URL_ATTRS or any(is_script(x) for x in values if x):
+                self.unsafe.append(f"SVG <{tag}> that changes a URL ({target or 'values'})")
         if tag == "script":
-            if a.get("type", "") == "application/json":
-                self._in_script = None
-            elif "src" in a:
-                self._in_script = None
+            if "src" in attrs or f"{XLINK}href" in attrs or "href" in attrs:
+                pass
+            elif attrs.get("type", "").strip().lower() == "application/json" and attrs.get("id") == "__config":
+                pass
             else:
-                self._in_script = ""
-        for key in ("id", "name"):
-            if a.get(key) and (key == "id" or tag == "a"):
-                self.ids.add(a[key])
-        for attr, value in a.items():
-            if (tag, attr) in LOADED and value:
-                urls = [u.strip().split(" ")[0] for u in value.split(",")] if attr == "srcset" else [value]
-                self.loads.extend(u for u in urls if u)
-        if tag == "link" and a.get("href"):
-            rels = set(a.get("rel", "").lower().split())
-            (self.loads if rels & LINK_LOADS else self.links).append(a["href"])
-        if tag == "a" and a.get("href"):
-            self.links.append(a["href"])
-        if a.get("style"):
-            self.styles.append(a["style"])
+                self.scripts.append(text)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+            if attrs["id"] == "__config":
+                theme = tag == "script" and attrs.get("type", "").strip().lower() == "application/json"
+                self.config.append(text if theme else "")
+        if tag == "a" and attrs.get("name"):
+            self.ids.add(attrs["name"])
+        for name, v in attrs.items():
+            local = name.split(":")[-1]
+            if not v.strip():
+                continue
+            if local.endswith("srcset"):
+                self.loads.extend(u for u in (x.strip().split(" ")[0] for x in v.split(",")) if u)
+            elif local in LOAD_ATTRS:
+                self.loads.append(v)
+            elif local in SEND_ATTRS:
+                self.sends.append(v)
+            elif local == "href":
+                if tag in NAVIGATE:
+                    self.links.append(v)
+                elif tag == "link":
+                    rels = set(attrs.get("rel", "").lower().split())
+                    (self.loads if rels & LINK_LOADS or not rels else self.links).append(v)
+                else:                           # SVG <image>, <use>, <feImage>, <script> …: fetched
+                    self.loads.append(v)
+        if attrs.get("style"):
+            self.styles.append(attrs["style"])
         if tag == "style":
-            self._in_style = True
+            self.styles.append(text)
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "style":
-            self._in_style = False
-        if tag == "script" and self._in_script is not None:
-            self.scripts.append(self._in_script)
-            self._in_script = None
 
-    def handle_data(self, data: str) -> None:
-        if self._in_style:
-            self.styles.append(data)
-        if self._in_script is not None:
-            self._in_script += data
+def _attrs(el) -> dict[str, str]:
+    out = {}
+    for k, v in el.attrib.items():
+        if k.startswith(XLINK):
+            k = "xlink:" + k[len(XLINK):]
+        elif k.startswith("{"):
+            k = k.split("}", 1)[1]
+        out[k.lower()] = v
+    return out
+
+
+def parse_html(markup: str) -> _Page:
+    import html5lib
+
+    page = _Page()
+    root = html5lib.parse(markup, treebuilder="etree", namespaceHTMLElements=False)
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue                            # a comment
+        tag = el.tag.split("}", 1)[-1].lower()
+        attrs = _attrs(el)
+        text = "".join(el.itertext()) if tag in ("script", "style") else ""
+        page.element(tag, attrs, text)
+    return page
 
 
 def parse(path: Path) -> _Page:
-    page = _Page()
-    page.feed(path.read_text(encoding="utf-8", errors="replace"))
-    return page
+    return parse_html(path.read_text(encoding="utf-8", errors="replace"))
+
+
+def page_problems(info: _Page) -> list[str]:
+    """The markup problems of one parsed page (without the site's links and weights)."""
+    problems = [f"markup paperclub did not write: {what}" for what in sorted(set(info.unsafe))]
+    allowed = theme_scripts()
+    for body in info.scripts:
+        if not any(rx.fullmatch(body) for rx in allowed):
+            problems.append(f"markup paperclub did not write: an inline <script> ({body.strip()[:40]!r}…)")
+    if info.config:
+        if len(info.config) > 1 or not info.config[0]:
+            problems.append("markup paperclub did not write: an element with id=\"__config\" besides the theme's "
+                            "configuration")
+        else:
+            try:
+                cfg = json.loads(info.config[0])
+            except ValueError:
+                cfg = None
+            worker = cfg.get("search") if isinstance(cfg, dict) else None
+            if not isinstance(cfg, dict) or (worker is not None and (not isinstance(worker, str) or _external(worker)
+                                                                     or is_script(worker))):
+                problems.append("markup paperclub did not write: the theme's configuration names a search worker "
+                                "outside the site")
+            elif isinstance(worker, str):
+                info.links.append(worker)      # must exist (checked like a link); not counted in the page weight
+    for url in info.sends:
+        if _external(url):
+            problems.append(f"sends a form to an outside URL {url}")
+    for style in info.styles:
+        for url in css_urls(style):
+            if is_script(url):
+                problems.append(f"markup paperclub did not write: javascript: URL in CSS")
+            else:
+                info.loads.append(url)
+    return problems
 
 
 def _resolve(site: Path, page: Path, url: str) -> tuple[Path, str] | None:
@@ -167,18 +300,12 @@ def audit_site(site: Path, expected: list[str] | None = None, budget: int = PAGE
             problems.append(f"{rel}: expected page is missing")
     for page, info in parsed.items():
         rel = page.relative_to(site).as_posix()
-        for what in sorted(set(info.unsafe)):
-            problems.append(f"{rel}: markup paperclub did not write: {what}")
-        for body in info.scripts:
-            if not any(rx.match(body) for rx in THEME_INLINE):
-                problems.append(f"{rel}: markup paperclub did not write: an inline <script> "
-                                f"({body.strip()[:40]!r}…)")
-        css_urls = [m.group(1) or m.group(2) for s in info.styles for m in CSS_URL.finditer(s)]
-        for url in info.loads + css_urls:
+        problems += [f"{rel}: {what}" for what in page_problems(info)]
+        for url in info.loads:
             if is_external(url):
                 problems.append(f"{rel}: loads an outside URL {url}")
         for url in info.loads + info.links:
-            if is_external(url) or url.startswith(SKIP_SCHEMES):
+            if is_external(url) or browser_form(url).lower().startswith(SKIP_SCHEMES):
                 continue
             got = _resolve(site, page, url)
             if got is None:
@@ -203,9 +330,8 @@ def audit_site(site: Path, expected: list[str] | None = None, budget: int = PAGE
                             f"it), over the {budget / 2**20:.0f} MB page budget")
     for css in sorted(site.rglob("*.css")):
         text = css.read_text(encoding="utf-8", errors="replace")
-        for m in CSS_URL.finditer(text):
-            url = m.group(1) or m.group(2)
-            if is_external(url):
+        for url in css_urls(text):
+            if is_external(url) or is_script(url):
                 problems.append(f"{css.relative_to(site).as_posix()}: loads an outside URL {url}")
     return problems
 
@@ -218,7 +344,7 @@ def page_weights(site: Path, parsed: dict[Path, _Page] | None = None) -> dict[st
         info = parsed[page] if parsed and page in parsed else parse(page)
         files = {page}
         for url in info.loads:
-            if is_external(url) or url.startswith(SKIP_SCHEMES):
+            if is_external(url) or browser_form(url).lower().startswith(SKIP_SCHEMES):
                 continue
             got = _resolve(site, page, url)
             if got and got[0].exists():

@@ -15,12 +15,29 @@ from typing import Any, Iterator
 from paperclub.errors import PaperclubError
 from paperclub.papers import check_format_spec, format_value
 
-# {{ name }} or {{ name:fmt }}; {{ claims }} is the deck's claims table, not a metric
-REF = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::\s*([^{}]*?))?\s*\}\}")
+# {{ name }} or {{ name:fmt }}; {{ claims }} is the deck's claims table, not a metric. No two quantifiers
+# here can match the same spaces (the format is stripped afterwards): a '{{ name:' followed by thousands
+# of spaces and no '}}' is rejected in linear time instead of backtracking for minutes
+REF = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::([^{}]*))?\}\}")
 RESERVED = {"claims"}
 # {{! 75 % }}: a number that is not ours to bind (the paper's own, or a setting); shown as written,
 # and the literal-number lint leaves it alone
-LITERAL = re.compile(r"\{\{!\s*(.*?)\s*\}\}")
+LITERAL = re.compile(r"\{\{!((?:[^{}]|\{[^{}]*\})*)\}\}")   # one level of braces inside: {{! $x^{2}$ }}
+# code, where a reference is shown as written (so a page can show the syntax itself)
+_CODE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)"
+                   r"|(?<!`)(`+)(?!`)(?:(?!\n[ \t]*\n).)+?(?<!`)\2(?!`)", re.S | re.M)   # inline: within a paragraph
+
+
+def _fmt(m: re.Match) -> str | None:
+    return (m.group(2) or "").strip() or None
+
+
+def _outside_code(rx: re.Pattern, text: str) -> Iterator[re.Match]:
+    """Matches of ``rx`` in ``text`` that are not inside fenced or inline code."""
+    code = [m.span() for m in _CODE.finditer(text)]
+    for m in rx.finditer(text):
+        if not any(a <= m.start() < b for a, b in code):
+            yield m
 
 
 @dataclass(frozen=True)
@@ -33,10 +50,10 @@ class Ref:
 def refs(text: str) -> list[Ref]:
     """Every metric reference in ``text``, with its 1-based line."""
     out = []
-    for m in REF.finditer(text):
+    for m in _outside_code(REF, text):
         if m.group(1) in RESERVED:
             continue
-        out.append(Ref(m.group(1), m.group(2) or None, text.count("\n", 0, m.start()) + 1))
+        out.append(Ref(m.group(1), _fmt(m), text.count("\n", 0, m.start()) + 1))
     return out
 
 
@@ -57,16 +74,26 @@ def ref_problems(text: str, where: str, recorded: set[str] | None, line_offset: 
 
 
 def render_refs(text: str, metrics: dict[str, Any], where: str) -> str:
-    """Replace each reference with the recorded figure; an unrecorded name is an error naming the file."""
+    """Replace each reference with the recorded figure; an unrecorded name is an error naming the file.
+    Inside code (fenced or inline) a reference is shown as written."""
     def sub(m: re.Match) -> str:
-        name, fmt = m.group(1), m.group(2)
+        name, fmt = m.group(1), _fmt(m)
         if name in RESERVED:
             return m.group(0)
         if name not in metrics:
             line = text.count("\n", 0, m.start()) + 1
             raise PaperclubError(f"{where}:{line}: {{{{ {name} }}}} was not recorded by the notebook's last run")
         return format_value(metrics[name], fmt or ".3g")
-    return LITERAL.sub(lambda m: m.group(1), REF.sub(sub, text))
+
+    out, pos = [], 0
+    for m in sorted([*_outside_code(REF, text), *_outside_code(LITERAL, text)], key=lambda m: m.start()):
+        if m.start() < pos:
+            continue
+        out.append(text[pos:m.start()])
+        out.append(m.group(1).strip() if m.re is LITERAL else sub(m))
+        pos = m.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 # --------------------------------------------------------------------------- what a notebook records

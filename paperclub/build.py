@@ -15,7 +15,9 @@ import dataclasses
 import datetime as dt
 import fcntl
 import os
+import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -27,7 +29,7 @@ from typing import Callable, Iterator
 
 import yaml
 
-from paperclub import audit, fragments as frag, render, schedule, slides
+from paperclub import audit, fragments as frag, guard, render, schedule, slides
 from paperclub.bind import literal_numbers
 from paperclub.check import check_project, inputs_of
 from paperclub.errors import PaperclubError
@@ -36,7 +38,7 @@ from paperclub.execute import NotebookResult, clean_leftovers, execute_all, read
 from paperclub.layout import Project, SiteMap
 from paperclub.papers import Paper
 
-MARKER = ".paperclub-site"
+MARKER = guard.SITE_MARKER
 WORK_PREFIX = ".paperclub-build-"
 HAND_WRITTEN_NAV = [("Running the notebooks", "running-locally.md"), ("Adding a paper", "adding-a-paper.md"),
                     ("Beyond one machine", "cluster.md"), ("Performance", "performance.md")]
@@ -274,54 +276,98 @@ def project_lock(project: Project, wait: bool = False) -> Iterator[None]:
         fh.close()
 
 
-def check_target(project: Project, site: Path) -> None:
-    """Refuse a ``--site`` that is not paperclub's to replace: never delete a folder paperclub did not make."""
-    site = site.resolve()
-    root = project.root.resolve()
-    inputs = [project.papers, project.notebooks, project.impls, project.slides, project.docs, project.tests,
-              project.build_dir, project.node_modules, project.root / ".git"]
-    if site == root or root.is_relative_to(site):
-        raise PaperclubError(f"--site {site}: is the project folder or contains it; choose a folder of its own "
-                             "(default: site/)")
-    for folder in inputs:
-        f = folder.resolve()
-        if site == f or site.is_relative_to(f):
-            raise PaperclubError(f"--site {site}: is inside the project's {project.rel(folder)}/; "
-                                 "choose another folder (default: site/)")
-    if site.exists() and not site.is_dir():
-        raise PaperclubError(f"--site {site}: exists and is not a folder")
-    if site.is_dir() and any(site.iterdir()) and not (site / MARKER).exists():
-        raise PaperclubError(f"--site {site}: folder exists, is not empty and was not made by paperclub "
-                             f"(no {MARKER} marker); paperclub never replaces it. Choose a new or empty folder")
+def check_target(project: Project, site: Path) -> Path:
+    """Refuse a ``--site`` that is not paperclub's to replace (see :mod:`paperclub.guard`): never delete a
+    folder paperclub did not make, never replace a symbolic link, never write around or into the sources."""
+    site = guard.check_folder(project, site, "--site", MARKER, replaced=True, default=project.default_site)
+    parent = next((a for a in site.parents if a.exists()), None)
+    if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
+        raise PaperclubError(f"--site {site}: cannot write into {parent} (permission denied); choose another folder")
+    return site
 
 
 def _old(site: Path) -> Path:
     return site.with_name(f".{site.name}.old")
 
 
+def _new_leftover(site: Path) -> re.Pattern:
+    # what tempfile.mkdtemp(prefix=f".{site.name}.new-") makes: the prefix and 8 characters from [a-z0-9_]
+    return re.compile(rf"^\.{re.escape(site.name)}\.new-[a-z0-9_]{{8}}$")
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a folder paperclub made, read-only subfolders included (a notebook may write one); one clear
+    error when even that fails."""
+    def writable(func, p, _exc) -> None:
+        for q in (Path(p).parent, Path(p)):
+            try:
+                q.chmod(q.stat().st_mode | stat.S_IRWXU)
+            except OSError:
+                pass
+        func(p)
+
+    if not path.exists() and not path.is_symlink():
+        return
+    try:
+        shutil.rmtree(path, onexc=writable) if sys.version_info >= (3, 12) else shutil.rmtree(path, onerror=writable)
+    except OSError as err:
+        raise PaperclubError(f"{path}: cannot delete this folder paperclub made ({err.strerror}: {err.filename}); "
+                             "remove it by hand") from None
+
+
 def recover_swap(site: Path) -> None:
-    """Finish or undo a swap that a crash interrupted: the site folder is never left missing."""
+    """Finish or undo a swap that a crash interrupted, and remove the half-built sites of killed builds:
+    the site folder is never left missing, and nothing is removed that paperclub did not name."""
     old = _old(site)
     if not site.exists() and (old / MARKER).exists():
         old.rename(site)
     elif site.exists() and (old / MARKER).exists():
-        shutil.rmtree(old)
-    for leftover in site.parent.glob(f".{site.name}.new-*"):
-        if (leftover / MARKER).exists() or not any(leftover.iterdir()):
-            shutil.rmtree(leftover, ignore_errors=True)
+        remove_tree(old)
+    if site.parent.is_dir():
+        leftover = _new_leftover(site)
+        for p in site.parent.iterdir():
+            if leftover.match(p.name) and p.is_dir() and not p.is_symlink():
+                remove_tree(p)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux ``renameat2(RENAME_EXCHANGE)``); False where not available."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    return False
 
 
 def swap_in(new_site: Path, site: Path, stamp: str = "") -> None:
-    """Replace ``site`` by ``new_site`` (same parent folder): rename the old aside, rename the new in,
-    delete the old. A crash between the two renames is repaired by :func:`recover_swap`."""
+    """Replace ``site`` by ``new_site`` (same parent folder). On Linux the two are exchanged in one atomic
+    rename, so a reader (or ``serve``) never finds ``site`` missing; elsewhere: rename the old aside,
+    rename the new in, delete the old (a crash between the two renames is repaired by :func:`recover_swap`).
+    The new site gets the permissions of a folder made under the user's umask (``mkdtemp`` makes 0700,
+    which a web server cannot read). ``stamp`` (the inputs' fingerprint) lets the next build see that
+    nothing changed."""
     (new_site / MARKER).write_text("made by paperclub build; paperclub replaces this folder on the next build\n"
                                    + (f"inputs {stamp}\n" if stamp else ""), encoding="utf-8")
+    umask = os.umask(0)
+    os.umask(umask)
+    new_site.chmod(0o777 & ~umask | stat.S_IRWXU)
+    if site.is_symlink():
+        raise PaperclubError(f"--site {site}: is a symbolic link; refusing to replace it")
     old = _old(site)
-    if old.exists():
-        shutil.rmtree(old)
+    remove_tree(old)
     if site.exists():
         if any(site.iterdir()) and not (site / MARKER).exists():  # checked before; checked again at the last moment
             raise PaperclubError(f"--site {site}: not made by paperclub; refusing to replace it")
+        if _exchange(new_site, site):
+            _quietly(remove_tree, new_site)   # now the old site; a later build's recover_swap retries
+            return
         site.rename(old)
     try:
         os.rename(new_site, site)
@@ -329,7 +375,14 @@ def swap_in(new_site: Path, site: Path, stamp: str = "") -> None:
         if old.exists() and not site.exists():
             old.rename(site)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    _quietly(remove_tree, old)
+
+
+def _quietly(fn: Callable[[Path], None], path: Path) -> None:
+    try:
+        fn(path)
+    except PaperclubError:
+        pass
 
 
 # --------------------------------------------------------------------------- the pipeline

@@ -23,7 +23,7 @@ from paperclub.bind import recorded_names, ref_problems
 from paperclub.errors import PaperclubError
 from paperclub.execute import read_text
 from paperclub.layout import Project
-from paperclub.papers import Paper, check_papers, split_sections
+from paperclub.papers import Paper, check_papers, shadowed_module, split_sections
 
 MISTAKE_TEST = re.compile(r"`?(tests/test_[A-Za-z0-9_]+\.py)::([A-Za-z_][A-Za-z0-9_]*)`?")
 MIN_CONTROLLED, MIN_MISTAKES, MAX_MISTAKES = 3, 4, 6
@@ -111,6 +111,10 @@ def check_paper(project: Project, paper: Paper) -> tuple[list[str], list[str]]:
     for kind, path in (("notebook", nb_path), ("implementation", impl_path), ("deck", deck_path)):
         if not path.exists():
             problems.append(f"{pname}: {kind} {project.rel(path)} not found")
+    shadowed = shadowed_module(slug)
+    if shadowed:
+        problems.append(f"{pname}: the slug '{slug}' makes notebooks/{slug}.py, which hides the module "
+                        f"'{shadowed}' from every notebook (they run in notebooks/); rename the paper's files")
     if nb_path.exists():
         nb = _source(nb_path, project.rel(nb_path), problems)
         if nb is not None:

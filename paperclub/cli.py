@@ -23,7 +23,7 @@ import keyword
 
 from paperclub.errors import PaperclubError
 from paperclub.layout import Project, module_name
-from paperclub.papers import SLUG
+from paperclub.papers import MAX_SLUG, SLUG, check_heading_text, shadowed_module
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -80,10 +80,21 @@ def scaffold(project: Project, title: str, slug: str, year: int) -> list[Path]:
     if not SLUG.match(slug) or keyword.iskeyword(module_name(slug)):
         raise PaperclubError(f"--slug: must be lowercase letters, digits and '-', start with a letter, and not "
                              f"be a Python keyword (its module is {module_name(slug)!r}), got {slug!r}")
+    if len(slug) > MAX_SLUG:
+        raise PaperclubError(f"--slug: at most {MAX_SLUG} characters (got {len(slug)}); it names five files and "
+                             "a URL")
+    shadowed = shadowed_module(slug)
+    if shadowed:
+        raise PaperclubError(f"--slug {slug}: notebooks/{slug}.py would hide the module '{shadowed}' from every "
+                             f"notebook (they run in notebooks/); choose another slug, e.g. '{slug}-paper'")
     if not title.strip():
         raise PaperclubError("title: must not be empty")
     if any(ord(ch) < 32 for ch in title):
         raise PaperclubError("title: must be one line of text")
+    try:
+        check_heading_text(title)
+    except ValueError as err:
+        raise PaperclubError(f"title: {err}") from None
     module = module_name(slug)
     targets = project.files_of(slug)
     existing = [p for p in targets.values() if p.exists()]
@@ -111,18 +122,48 @@ def cmd_new(args: argparse.Namespace, project: Project) -> int:
     return 0
 
 
+def _sources(nb) -> list[tuple[str, str]]:
+    return [(c.cell_type, c.source) for c in nb.cells]
+
+
+def _digest(nb) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(_sources(nb)).encode()).hexdigest()
+
+
 def cmd_notebooks(args: argparse.Namespace, project: Project) -> int:
+    """Write ``notebooks/<slug>.ipynb`` from each ``.py``, never over edits made in the ``.ipynb``: it is
+    rewritten only when its cells are still those paperclub last wrote (a digest in its metadata) or those
+    of the ``.py``; an edited one is kept, and named."""
     import jupytext
 
     from paperclub.execute import read_text
 
+    kept = []
     for py in sorted(project.notebooks.glob("*.py")):
         nb = jupytext.reads(read_text(py, project.rel(py)), fmt="py:percent")
         nb.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        jupytext.write(nb, py.with_suffix(".ipynb"))
-        print(f"wrote {py.with_suffix('.ipynb').relative_to(project.root)} (paired with {py.name})")
-    return 0
+        target = py.with_suffix(".ipynb")
+        if target.exists():
+            try:
+                old = jupytext.read(target)
+            except Exception:  # not a notebook we can read: never overwrite it
+                old = None
+            if old is not None and _sources(old) == _sources(nb):
+                print(f"up to date {project.rel(target)}")
+                continue
+            written = old.metadata.get("paperclub", {}).get("cells_sha256") if old is not None else None
+            if old is None or written != _digest(old):
+                kept.append(target)
+                print(f"kept {project.rel(target)}: it has edits that {py.name} does not have; save them into "
+                      f"{py.name} (jupytext --sync {project.rel(target)}) or delete the .ipynb", file=sys.stderr)
+                continue
+        nb.metadata["paperclub"] = {"cells_sha256": _digest(nb)}
+        jupytext.write(nb, target)
+        print(f"wrote {project.rel(target)} (paired with {py.name})")
+    return 1 if kept else 0
 
 
 def cmd_serve(args: argparse.Namespace, project: Project) -> int:
@@ -194,6 +235,16 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from err
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {port}")
+    return port
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="paperclub", description="Study-site generator for a paper-reading club.")
     ap.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: current folder)")
@@ -238,7 +289,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("notebooks", parents=[common], help="write paired .ipynb notebooks for Jupyter").set_defaults(func=cmd_notebooks)
     s = sub.add_parser("serve", parents=[common], help="serve the built site on 127.0.0.1")
     s.add_argument("--site", type=Path, default=None)
-    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--port", type=_port, default=8000)
     s.add_argument("--cache", default=None, help="executed-notebook cache (default: build/cache/)")
     s.add_argument("--no-watch", dest="watch", action="store_false",
                    help="serve the site as it is: no rebuild on edits, no reload script")
@@ -250,30 +301,65 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _resolve_folders(args: argparse.Namespace, project: Project) -> None:
+    """``--site``, ``--cache`` and ``--out`` as absolute paths (a relative one is relative to the current
+    folder, as in any shell command); for ``build``, each folder it writes into passes the one guard
+    (:mod:`paperclub.guard`) before anything runs, and the cache is marked as paperclub's."""
+    from paperclub import guard
+
+    named = {}
+    for name, default in (("site", project.default_site), ("cache", project.default_cache), ("out", project.slides_pdf)):
+        if hasattr(args, name):
+            named[name] = value = getattr(args, name)
+            setattr(args, name, default if value is None else guard.absolute(value))
+    if args.cmd in ("build", "sweep") or (args.cmd == "serve" and args.watch):
+        from paperclub.build import check_target
+
+        if getattr(args, "only", None) and getattr(args, "force", None):
+            outside = sorted(set(args.force) - set(args.only))
+            if outside:
+                raise PaperclubError(f"--force {outside[0]}: not built by this command (--only "
+                                     f"{' '.join(args.only)}); add it to --only or leave it out of --force")
+        others = ()
+        if "site" in named:
+            args.site = check_target(project, named["site"] if named["site"] is not None else args.site)
+            others = (args.site,)
+        args.cache = guard.check_folder(project, named["cache"] if named["cache"] is not None else args.cache,
+                                        "--cache", guard.CACHE_MARKER, default=project.default_cache,
+                                        others=others)
+        guard.claim(args.cache, guard.CACHE_MARKER, "executed-notebook cache")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    project = Project((args.root_after or args.root).resolve())
-    if getattr(args, "site", "unset") is None:
-        args.site = project.default_site
+    project = Project(guard_root(args.root_after or args.root))
     args.shared_cache = None
-    if isinstance(getattr(args, "cache", None), str) and "://" in args.cache:
-        args.shared_cache, args.cache = args.cache, None    # a shared store; runs still land in build/cache
-    if getattr(args, "cache", "unset") is None:
-        args.cache = project.default_cache
-    elif isinstance(getattr(args, "cache", None), str):
-        args.cache = Path(args.cache)
+    if isinstance(getattr(args, "cache", None), str):
+        if "://" in args.cache:
+            args.shared_cache, args.cache = args.cache, None   # a shared store; runs still land in build/cache
+        else:
+            args.cache = Path(args.cache)
     if hasattr(args, "scheduler") and not args.scheduler:
         args.scheduler = os.environ.get("PAPERCLUB_SCHEDULER") or None
-    if getattr(args, "out", "unset") is None:
-        args.out = project.slides_pdf
     try:
+        _resolve_folders(args, project)
         return args.func(args, project)
     except PaperclubError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except OSError as err:   # a read-only or unreadable folder: one line, not a traceback
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\npaperclub: interrupted; the last complete site is unchanged", file=sys.stderr)
         return 130
+
+
+def guard_root(root: Path) -> Path:
+    from paperclub import guard
+
+    return guard.absolute(root).resolve()
 
 
 if __name__ == "__main__":

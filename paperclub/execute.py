@@ -206,14 +206,15 @@ KERNEL_NAME = "paperclub-isolated"
 def kernel_home(work_dir: Path) -> Path:
     """A throwaway venv whose Python sees the public packages of this one but not the project (the
     editable install's import hook lives in a ``.pth`` file that a plain path entry does not run), and a
-    Jupyter data folder with a kernelspec for it. Made once per build folder (call in the main thread)."""
-    home = work_dir / "kernel"
+    Jupyter data folder with a kernelspec for it. Made once per cache folder, inside it (call in the main
+    thread)."""
+    home = work_dir / ".paperclub-kernel"
     spec = home / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json"
     python = home / "venv" / "bin" / "python"
     if spec.exists() and python.exists():
         return home
     work_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".kernel-", dir=work_dir))
+    tmp = Path(tempfile.mkdtemp(prefix=".paperclub-kernel-", dir=work_dir))
     try:
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp / "venv")], check=True,
                        capture_output=True, text=True)
@@ -385,7 +386,7 @@ def run_job(job: Job, impl_dir: Path, cache_dir: Path, *, threads: int, limit_s:
     result and that folder. A failed run's executed notebook is kept in ``failed_dir``."""
     t0 = time.monotonic()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    kernel = kernel or kernel_home(cache_dir.parent)
+    kernel = kernel or kernel_home(cache_dir)
     run = RunDir(Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{job.slug}-", dir=cache_dir)))
     work = run.path / "work"
     work.mkdir()
@@ -456,13 +457,22 @@ def promote(result: NotebookResult, cache_dir: Path) -> NotebookResult:
 
 
 def clean_leftovers(cache_dir: Path) -> list[Path]:
-    """Remove the temporary run folders of a build that was killed (call under the project lock)."""
-    removed = []
-    if cache_dir.is_dir():
-        for p in cache_dir.iterdir():
-            if p.is_dir() and p.name.startswith(TMP_PREFIX):
-                shutil.rmtree(p, ignore_errors=True)
-                removed.append(p)
+    """Remove the temporary run folders of a build that was killed (call under the project lock).
+
+    Only inside a cache folder paperclub owns (its marker, or the project's ``build/cache`` beside the
+    build lock), and only names paperclub made there (``.<slug>-XXXXXXXX``, ``.<slug>.old``): a cache
+    pointed at a home folder by mistake loses nothing (see :mod:`paperclub.guard`)."""
+    from paperclub import guard
+
+    removed: list[Path] = []
+    if not cache_dir.is_dir() or cache_dir.is_symlink() and not guard.is_marked(cache_dir, guard.CACHE_MARKER):
+        return removed
+    if not (guard.is_marked(cache_dir, guard.CACHE_MARKER) or (cache_dir.parent / ".paperclub.lock").exists()):
+        return removed
+    for p in cache_dir.iterdir():
+        if guard.is_leftover(p.name) and p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
     return removed
 
 
@@ -529,7 +539,7 @@ def run_jobs(todo: list[Job], impl_dir: Path, cache_dir: Path, *, jobs: int | No
     # one notebook per core, one thread each: small torch models on oversubscribed cores slow down
     # by an order of magnitude (threads spin while waiting), so never give a kernel more than its share
     threads = max(1, (os.cpu_count() or 1) // workers)
-    kernel = kernel_home(cache_dir.parent)
+    kernel = kernel_home(cache_dir)
     started: dict[str, float] = {}
     stop = threading.Event()
 

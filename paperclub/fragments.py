@@ -11,18 +11,67 @@ from paperclub.papers import Paper, Verdict, format_value
 
 # --------------------------------------------------------------------------- safe text from front matter
 
-def text(s: str) -> str:
-    """A front-matter string placed in Markdown: no raw HTML, no link syntax; emphasis and math still work.
+# Markdown syntax front-matter text may not carry: attribute lists ({: #id }, { #__config }), links and
+# footnotes ([…]), code spans (`) and escapes (\\). Each becomes a character reference,
+# which Markdown passes through as the character itself and no extension reads as syntax; emphasis and
+# math still work (emphasis cannot carry attributes without braces).
+_NEUTRAL = {c: f"&#{ord(c)};" for c in "{}[]`\\"}
 
-    ``<``/``>``/``&`` become entities (so ``n<k and k>2`` reads as written and ``<svg onload=…>`` is
-    inert text), and square brackets are escaped so ``[x](javascript:…)`` cannot become a link.
-    """
-    return html.escape(s, quote=False).replace("[", "\\[").replace("]", "\\]")
+
+def _math_spans(s: str) -> list[tuple[int, int]]:
+    """Where arithmatex (the site's math extension, with its own patterns) finds inline math in ``s``."""
+    from pymdownx.arithmatex import RE_BRACKET_INLINE, RE_SMART_DOLLAR_INLINE
+
+    rx = re.compile(f"(?:{RE_SMART_DOLLAR_INLINE}|{RE_BRACKET_INLINE})", re.S)
+    return [m.span() for m in rx.finditer(s) if m.group(2) or m.group(5)]
+
+
+def _neutral(s: str) -> str:
+    # an escaped dollar stays a dollar (as Markdown shows it), and cannot open math once its backslash is gone
+    return "".join(_NEUTRAL.get(c, c) for c in s.replace("\\$", "&#36;"))
+
+
+def _neutralise(s: str, keep: list[tuple[int, int]]) -> str:
+    out, pos = [], 0
+    for a, b in keep:
+        out.append(_neutral(s[pos:a]))
+        out.append(s[a:b])
+        pos = b
+    out.append(_neutral(s[pos:]))
+    return "".join(out)
+
+
+def text(s: str) -> str:
+    """A front-matter string placed in Markdown: no raw HTML and no Markdown syntax but emphasis and math.
+
+    ``<``/``>``/``&`` become entities (so ``n<k and k>2`` reads as written and ``<svg onload=…>`` is inert
+    text); braces, brackets, backticks and backslashes become character references outside math, so
+    ``[x](javascript:…)`` is no link and ``*x*{ #__config }`` no attribute list; line breaks become spaces,
+    so the text stays one paragraph wherever it is placed (an admonition, a table cell, a heading)."""
+    return _safe(html.escape(" ".join(s.splitlines()), quote=False))
+
+
+def _safe(s: str) -> str:
+    out = _neutralise(s, _math_spans(s))
+    # what is left unescaped must be exactly the math the site's extension will find in the result
+    kept = "".join(out[a:b] for a, b in _math_spans(out))
+    if sum(out.count(c) for c in _NEUTRAL) != sum(kept.count(c) for c in _NEUTRAL):
+        out = _neutralise(s, [])
+    return out
+
+
+def fence(code: str, lang: str = "") -> str:
+    """A fenced code block around ``code`` whose fence is longer than any backtick run inside it, so no line
+    of the code can close it (a bibtex field with a line of three backticks, say)."""
+    longest = max((len(r) for r in re.findall(r"`+", code)), default=0)
+    f = "`" * max(3, longest + 1)
+    return f"{f}{lang}\n{code}\n{f}"
 
 
 def attr(s: str) -> str:
-    """A front-matter string placed in an HTML attribute or element."""
-    return html.escape(s, quote=True)
+    """A front-matter string placed in an HTML attribute or element: escaped for HTML, and neutral as
+    Markdown too (an element inside a ``markdown`` block has its text read as Markdown)."""
+    return _safe(html.escape(s, quote=True))
 
 
 def plain(s: str) -> str:
@@ -41,8 +90,8 @@ def page_title(s: str, search: bool = True) -> str:
 
 
 def cell(s: str) -> str:
-    """``text`` for a Markdown table cell (no pipes, one line)."""
-    return text(s).replace("|", "\\|").replace("\n", " ")
+    """``text`` for a Markdown table cell (one line; no pipe, not even inside math, splits the cell)."""
+    return text(s).replace("|", "\\|")
 
 
 # --------------------------------------------------------------------------- sessions

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import keyword
+import math
 import operator
 import re
 from dataclasses import dataclass
@@ -55,12 +56,42 @@ class Strict(BaseModel):
 
 
 def _safe_url(v: Optional[str]) -> Optional[str]:
-    if v is None:
-        return v
-    if re.match(r"^\s*[a-zA-Z][a-zA-Z0-9+.-]*:", v) and not re.match(r"^https?://[^\s<>\"']+$", v):
-        raise ValueError(f"expected an http(s) URL or a relative link (got {v!r})")
-    if re.search(r"[\s<>\"'`]", v):
-        raise ValueError(f"a URL may not contain spaces, quotes or angle brackets (got {v!r})")
+    """http(s) or relative, read as a browser reads it, and safe inside a Markdown link (see paperclub.urls)."""
+    from paperclub.urls import front_matter_link
+
+    return None if v is None else front_matter_link(v)
+
+
+MAX_SLUG = 60   # characters: the slug names five files (tests/test_<module>.py …) and a URL
+
+
+def shadowed_module(slug: str) -> str | None:
+    """The importable module a paper's notebook ``notebooks/<slug>.py`` would hide from every notebook (they
+    run in ``notebooks/``, which comes first on their path): ``numpy``, ``torch``, ``json``, ``paperclub`` …"""
+    import importlib.machinery
+    import os
+    import sys
+
+    if "-" in slug:
+        return None          # 'my-paper.py' is no importable name
+    if slug in sys.stdlib_module_names or slug in sys.builtin_module_names or slug in ("paperclub", "minimal_impls"):
+        return slug
+    here = {"", ".", os.getcwd()}
+    path = [p for p in sys.path if p not in here]
+    try:
+        return slug if importlib.machinery.PathFinder.find_spec(slug, path) is not None else None
+    except (ImportError, ValueError):  # pragma: no cover - a broken path entry
+        return None
+
+
+def check_heading_text(v: str) -> str:
+    """A title becomes a page heading, whose id the site engine makes from its words: refuse a title whose id
+    would start with ``_`` (the theme's own ids, such as ``__config``, do: a heading would take its place)."""
+    from markdown.extensions.toc import slugify
+
+    if slugify(v, "-").startswith("_"):
+        raise ValueError("may not start with '_' (the page heading's id would start with '_', like the ids the "
+                         "site's theme reserves for itself, such as '__config')")
     return v
 
 
@@ -81,6 +112,13 @@ class Session(Strict):
     presenter: Optional[str] = None
     room: Optional[str] = None
 
+    @field_validator("date")
+    @classmethod
+    def _date(cls, v: Optional[dt.date]) -> Optional[dt.date]:
+        if v is not None and not 1900 <= v.year <= 2100:
+            raise ValueError(f"expected a date between 1900 and 2100 (got {v.isoformat()})")
+        return v
+
 
 class Claim(Strict):
     text: str = Field(min_length=1)
@@ -100,8 +138,11 @@ class Claim(Strict):
     @field_validator("expect")
     @classmethod
     def _expect(cls, v: str) -> str:
-        if not EXPECT.match(v):
+        m = EXPECT.match(v)
+        if not m:
             raise ValueError("expected an operator and a number, like '>= 0.85' or '== true'")
+        if m.group(2) not in ("true", "false") and not math.isfinite(float(m.group(2))):
+            raise ValueError(f"the number must be finite (a float cannot hold {m.group(2)})")
         return v
 
     @field_validator("fmt")
@@ -245,20 +286,30 @@ class Verdict:
         return None
 
 
+# Python's format mini-language for a number: [[fill]align][sign][z][#][0][width][grouping][.precision][type]
+_SPEC = re.compile(r"^(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d+))?(?P<type>[eEfFgGn%d]?)$",
+                   re.S)
+MAX_WIDTH = 40   # characters a figure may take on a page; a huge width would allocate gigabytes
+
+
 def check_format_spec(spec: str) -> str:
-    """Reject a format spec Python cannot apply to a number (a bad one used to fall back silently)."""
+    """Reject a format spec that cannot show a recorded number: not a number format (``'c'``, ``'s'``),
+    a width or precision over :data:`MAX_WIDTH`, or one Python cannot apply."""
+    m = _SPEC.match(spec)
+    if not m:
+        raise ValueError("not a Python format spec for a number, like '.3f', '.1%' or 'd'")
+    for part in ("width", "precision"):
+        if m.group(part) and int(m.group(part)) > MAX_WIDTH:
+            raise ValueError(f"a {part} of at most {MAX_WIDTH} characters (got {int(m.group(part))})")
     try:
-        format(0.5, spec)
+        format(0.5, spec) if m.group("type") != "d" else format(1, spec)
     except (ValueError, TypeError):
-        try:
-            format(1, spec)  # integer-only specs such as 'd'
-        except (ValueError, TypeError):
-            raise ValueError("not a Python format spec for a number, like '.3f', '.1%' or 'd'")
+        raise ValueError("not a Python format spec for a number, like '.3f', '.1%' or 'd'") from None
     return spec
 
 
 def format_value(value: object, fmt: str = ".3g") -> str:
-    """A recorded figure as the pages show it."""
+    """A recorded figure as the pages show it; never raises (an integer too large for a float included)."""
     if value is None:
         return "not recorded"
     if isinstance(value, bool):
@@ -266,11 +317,17 @@ def format_value(value: object, fmt: str = ".3g") -> str:
     if isinstance(value, (int, float)):
         try:
             return format(value, fmt)
-        except (ValueError, TypeError):
-            # 'd' on a float that happens to be integral, or '.3f' on an int
+        except (ValueError, TypeError, OverflowError):
+            pass
+        try:
+            # 'd' on a float that happens to be integral, '.3f' on an int, an int beyond float range
             if fmt.endswith("d") and float(value).is_integer():
                 return format(int(value), fmt)
-            return format(float(value), fmt) if not fmt.endswith("d") else format(value, ".3g")
+            from decimal import Decimal
+
+            return format(Decimal(value), fmt if not fmt.endswith("d") else ".3e")
+        except (ValueError, TypeError, OverflowError, ArithmeticError):
+            return format(Decimal(value), ".3e") if isinstance(value, int) else str(value)
     return str(value)
 
 
@@ -309,6 +366,11 @@ class Paper(Strict):
     slug: str = ""
     path: Path = Path()
     body: str = ""
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v: str) -> str:
+        return check_heading_text(v)
 
     @property
     def label(self) -> str:
@@ -415,6 +477,8 @@ def parse_paper(path: Path) -> Paper:
     if not SLUG.match(slug) or keyword.iskeyword(slug.replace("-", "_")):
         raise PaperclubError(f"{name}: file name must be a slug like 'my-paper.md' (lowercase letters, digits and "
                              "'-', starting with a letter) whose module name is not a Python keyword")
+    if len(slug) > MAX_SLUG:
+        raise PaperclubError(f"{name}: file name must be at most {MAX_SLUG} characters before '.md' (got {len(slug)})")
     for reserved in ("slug", "path", "body"):
         if reserved in meta:
             raise PaperclubError(f"{name}: field '{reserved}' is set by paperclub, remove it")

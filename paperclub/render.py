@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paperclub import fragments as frag
-from paperclub import standalone
+from paperclub import sanitize, standalone
 from paperclub.bind import render_refs
 from paperclub.execute import NotebookResult, dependencies, read_text
 from paperclub.layout import Project, SiteMap, module_name
@@ -45,7 +45,7 @@ class PageFiles:
 def notes(paper: Paper, metrics: dict) -> dict[str, str]:
     """The paper's notes sections with math isolated and ``{{ metric }}`` references rendered."""
     where = paper.label
-    body = render_refs(paper.body, metrics, where)
+    body = sanitize.notes_markdown(render_refs(paper.body, metrics, where))   # raw HTML: allowlist only
     return {k: frag.isolate_display_math(v) for k, v in split_sections(body).items()}
 
 
@@ -412,7 +412,7 @@ def paper_page(paper: Paper, result: NotebookResult, project: Project, all_paper
         elif part == "@run":
             md += ["## Run it yourself", "", *run_yourself(paper), *standalone.links(slug, project, "    ")]
         elif part == "@cite":
-            md += ["## Cite", "", "```bibtex", paper.bibtex_entry(), "```", ""]
+            md += ["## Cite", "", frag.fence(paper.bibtex_entry(), "bibtex"), ""]
         elif sections.get(part):
             md += [f"## {part}", "", sections[part], ""]
     synonyms = spelling_variants("\n".join([paper.tldr, " ".join(t.replace("-", " ") for t in paper.tags),

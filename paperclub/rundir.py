@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 ENV = "PAPERCLUB_RUN_DIR"
+_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SEED_ENV = "PAPERCLUB_SEED"   # the run's seed: 0 for the page's run, 1…N-1 for a sweep's re-runs
 
 
@@ -80,7 +82,11 @@ class RunDir:
         names = self.order_file.read_text(encoding="utf-8").split() if self.order_file.exists() else []
         seen: list[Path] = []
         for n in names:
+            # only a plain file name inside figures/ (the order file is written by the notebook: a path such
+            # as ../../etc/passwd or a symbolic link out of the folder would ship another file)
+            if not _PLAIN.match(n):
+                continue
             p = self.figures_dir / n
-            if p.exists() and p not in seen:
+            if p.is_file() and not p.is_symlink() and p not in seen:
                 seen.append(p)
         return seen

@@ -215,6 +215,9 @@ def _hidden(source: str, cell_id: str):
 
 def intro_markdown(slug: str, title: str, files: list[str], packages: list[str], config: Config,
                    seconds: float | None = None, outputs: bool = False) -> str:
+    from paperclub.fragments import text
+
+    title = text(title)   # front matter: no HTML, no Markdown syntax (Jupyter and nbconvert render both)
     lines = [f"# {title}: self-contained notebook", "",
              f"The paper club's notebook for *{title}*, made to run anywhere: in Colab, JupyterLab or "
              "VS Code, in an empty folder, with no network access. It needs no clone of the repository and no `paperclub` "

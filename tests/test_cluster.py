@@ -96,7 +96,7 @@ def test_a_sweep_on_the_cluster_gives_the_local_claims(project_factory, cluster)
     assert recorded(remote) == recorded(local)        # every recorded figure, bit for bit (CPU times differ)
     where = json.loads((remote / "build/cache/aa/meta.json").read_text())
     assert "where" in where                           # it ran on a worker, not in a local subprocess
-    assert not (remote / "build/kernel").exists()     # and the client never made a local kernel
+    assert not (remote / "build/cache/.paperclub-kernel").exists()     # and the client never made a local kernel
 
 
 def test_a_killed_worker_is_retried_elsewhere(project_factory, cluster):

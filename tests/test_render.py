@@ -42,7 +42,7 @@ def test_claims_table_shows_controls_failures_vacuity_and_missing_values():
 def test_front_matter_text_cannot_become_markup():
     assert text("<svg onload=alert(2)>") == "&lt;svg onload=alert(2)&gt;"
     assert text("n<k and k>2") == "n&lt;k and k&gt;2"
-    assert text("[x](javascript:alert(1))") == "\\[x\\](javascript:alert(1))"
+    assert text("[x](javascript:alert(1))") == "&#91;x&#93;(javascript:alert(1))"
     assert "<" not in plain("<b>bold</b>") and ">" not in plain("<b>bold</b>")
 
 

@@ -385,7 +385,7 @@ def test_the_build_ran_the_self_contained_notebook_in_isolation(slug, built_site
     assert prov["importable_before"] == [], prov            # nothing of the project was importable at the start
     assert prov["minimal_impls"] == "work/minimal_impls/__init__.py", prov
     assert prov["paperclub"] == "work/paperclub/__init__.py", prov
-    assert "/kernel/venv/" in prov["python"], prov         # the throwaway venv without the project
+    assert "/.paperclub-kernel/venv/" in prov["python"], prov   # the throwaway venv without the project
     ran = nbformat.read(result.run.notebook, as_version=4)
     offered = nbformat.read(site / "papers" / slug / f"{slug}.ipynb", as_version=4)
     code = lambda nb: [(c.source, json.dumps(c.get("outputs", []), sort_keys=True))   # noqa: E731
