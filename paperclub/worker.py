@@ -90,9 +90,10 @@ def _describe_failure(nb: Any, err: Exception, cell_timeout: int, text: str | No
                 return f"{where(i)}: {output['ename']}: {output['evalue']}" + \
                        ("\n" + "\n".join("    " + ln for ln in tail.splitlines()) if tail else "")
     # no error output: the cell that started and never finished (a timeout, or a kernel that died)
+    # cells run in order: the first code cell without a reply is the one that was running
     running = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-               and "iopub.execute_input" in c.metadata.get("execution", {})
-               and "shell.execute_reply" not in c.metadata.get("execution", {})]
+               and "shell.execute_reply" not in c.metadata.get("execution", {})
+               and not str(c.get("id", "")).startswith("pc-probe")]
     at = where(running[0]) + ": " if running else ""
     if isinstance(err, CellTimeoutError):
         return f"{at}ran longer than {cell_timeout} s"
