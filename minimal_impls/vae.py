@@ -349,7 +349,7 @@ def code_perplexity(codes: torch.Tensor, num_codes: int) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# 4b. The second stage of the VQ-VAE: a prior over codes, fitted after training (VQ-VAE Sec. 3.2)
+# 4b. The second stage of the VQ-VAE: a prior over codes, fitted after training (VQ-VAE Sec. 3.3)
 # ---------------------------------------------------------------------------------------------
 
 class CodePrior(nn.Module):

@@ -21,7 +21,7 @@
 #
 # We play this game on a 1-D Gaussian (the paper's Fig. 1), check the theory of Sec. 4, look at why
 # the paper changes the generator's loss, and then train on a ring of 8 Gaussians and on 8×8 digits,
-# including one setting that collapses. All the machinery is in `minimal_impls/gan.py`.
+# including one setting that fails to settle. All the machinery is in `minimal_impls/gan.py`.
 
 # %%
 import time
@@ -330,12 +330,15 @@ with plt.rc_context(SLIDE):
 # %% [markdown]
 # With the minimax loss, $D$ wins at once: $D(G(z))$ drops to almost zero and stays there, the generator's gradient vanishes with it, and its samples stay the blobs of initialisation.
 # With the non-saturating loss the same generator, same step size, learns digits. This is the
-# practical content of the paper's Sec. 3 remark.
+# practical content of the paper's Sec. 3 remark. But it **collapses partly**: the classifier sees only
+# some of the ten digits in its samples (the class counts printed above), while the memorising and
+# constant generators, which fool the distance, fill one class each.
 #
-# ## 5. A ring of 8 Gaussians: coverage and collapse
+# ## 5. A ring of 8 Gaussians: coverage and collapse (our experiment)
 #
-# Eight Gaussians (std 0.05) on a circle of radius 2 is the standard test of whether a generator
-# covers all the modes. A sample is *high quality* if it lies within 3 std of a centre; a mode is
+# The paper has no such experiment. Eight Gaussians (std 0.05) on a circle of radius 2 is the standard
+# test, from later work (Metz et al. 2017; Srivastava et al. 2017), of whether a generator covers all
+# the modes: the question the paper's Sec. 6 raises. A sample is *high quality* if it lies within 3 std of a centre; a mode is
 # *covered* if at least 1% of the samples are high-quality samples of it. The two numbers only mean
 # something together, and against generators that cheat: an **untrained** $G$ (no mode, no quality) and
 # a **constant** $G(z) \equiv$ one centre (perfect quality, one mode).

@@ -304,8 +304,10 @@ def test_claim_vq_vs_matched_vae() -> None:
     vq = _notebook_vqvae(seed)
     d = vq.data
     with torch.no_grad():
-        prior = vae.fit_code_prior(vq.model.codes(d.x_train), 32, seed=seed)
-        code_nll = float(-prior.log_prob(vq.model.codes(d.x_test)).mean())
+        codes_train, codes_test = vq.model.codes(d.x_train), vq.model.codes(d.x_test)
+    prior = vae.fit_code_prior(codes_train, 32, seed=seed)
+    with torch.no_grad():
+        code_nll = float(-prior.log_prob(codes_test).mean())
     nominal, vq_mse = vae.rate_and_distortion(vq.model, d.x_test)
     curve = np.array([vae.rate_and_distortion(vae.train_vae(latent_dim=8, hidden=128, epochs=40, lr=2e-3, seed=seed,
                                                             beta=b).model, d.x_test)
