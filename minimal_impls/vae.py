@@ -21,7 +21,7 @@ What this toy keeps
 - An amortised Gaussian encoder with diagonal covariance and a Bernoulli MLP decoder (App. C).
 - The SGVB estimator L^B: closed-form KL plus a one-sample (L = 1) reconstruction term, minibatches.
 - A 2-D latent space, so the code and the learned manifold can be drawn; the manifold is decoded on
-  an inverse-CDF grid as in the paper's App. A manifold figure (Fig. 4; number unverified).
+  an inverse-CDF grid as in the paper's App. A manifold figure (Fig. 4).
 - The VQ-VAE's codebook of K vectors, argmin quantisation, straight-through estimator, codebook and
   commitment losses with the paper's beta = 0.25, and code-usage perplexity.
 
@@ -30,7 +30,7 @@ What it drops
   Bernoulli means directly (not binarised), so the ELBO is not comparable with the paper's numbers.
 - Adagrad with a weight-decay prior -> Adam; one tanh hidden layer of 500 units -> two of 256
   (with one layer the 2-D latents of these small images separate the digits less cleanly).
-- The wake-sleep baseline of Fig. 2, and the Monte-Carlo EM comparison and marginal likelihoods.
+- The wake-sleep comparison of Fig. 2 and the wake-sleep / Monte-Carlo EM marginal likelihoods of Fig. 3.
 - VQ-VAE: the conv encoder over a spatial grid of latents, the PixelCNN/WaveNet prior (replaced by a
   one-layer masked softmax regression over M = 4 slots), and all audio/video experiments. Our encoder
   is an MLP that emits M "slot" vectors, each quantised against one shared codebook.
@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimal_impls.common import (check_choice, check_number, check_positive, check_shape, device,
+from minimal_impls.common import (check_arg, check_choice, check_number, check_positive, check_shape, device,
                                   load_digits_split, seed_everything)
 
 N_PIXELS = 64  # an 8×8 digit, flattened
@@ -176,20 +176,24 @@ class VAE(nn.Module):
 # 3b. Why reparameterise: two unbiased gradient estimators of the same expectation (Sec. 2.2-2.3)
 # ---------------------------------------------------------------------------------------------
 
-Estimator = Literal["reparameterised", "score_function"]
+Estimator = Literal["reparameterised", "score_function", "plug_in"]
 
 
 def recon_gradient_estimates(model: VAE, x: torch.Tensor, samples: int, repeats: int,
                              estimator: Estimator) -> torch.Tensor:
     """`repeats` independent L-sample estimates of d/d(mu, log sigma^2) E_q[log p_theta(x|z)].
 
-    Both estimators are unbiased for the same gradient of the reconstruction term of eq. (3):
+    With f(z) = log p_theta(x|z) (eq. 11), the first two are unbiased for the same gradient of the
+    reconstruction term of eq. (3):
     - score_function (Sec. 2.2, the "naive" estimator that the paper says "exhibits very high
       variance"): mean_l f(z_l) grad log q(z_l|x), with the sample z_l treated as a constant;
-    - reparameterised (Sec. 2.3, eq. 5): mean_l grad f(mu + sigma ⊙ eps_l), backprop through the sample.
-    f(z) = log p_theta(x|z) (eq. 11). Returns (repeats, N, 2J): the estimate for each repeat and image.
+    - reparameterised (Sec. 2.3, eq. 5): mean_l grad f(mu + sigma ⊙ eps_l), backprop through the sample;
+    - plug_in (not in the paper; a control): grad f(mu), decoding the mean instead of a sample. It has
+      no variance at all, and it is biased: it ignores sigma (zero gradient for log sigma^2) and the
+      curvature of f. A variance comparison alone would rank it best.
+    Returns (repeats, N, 2J): the estimate for each repeat and image.
     """
-    check_choice("estimator", estimator, ("reparameterised", "score_function"))
+    check_choice("estimator", estimator, ("reparameterised", "score_function", "plug_in"))
     check_positive("samples", samples, integer=True)
     check_positive("repeats", repeats, integer=True)
     with torch.no_grad():
@@ -202,7 +206,10 @@ def recon_gradient_estimates(model: VAE, x: torch.Tensor, samples: int, repeats:
     eps = torch.randn(repeats, samples, *mu0.shape, device=mu0.device)          # (R, L, N, J)
     z = mu + torch.exp(0.5 * logvar) * eps
     x = x.expand(repeats, samples, *x.shape)
-    if estimator == "reparameterised":
+    if estimator == "plug_in":
+        z = mu + 0.0 * logvar                                                 # the mean; logvar gets zeros
+        surrogate = bernoulli_log_likelihood(x[:, :1], model.decoder(z)).sum()
+    elif estimator == "reparameterised":
         surrogate = bernoulli_log_likelihood(x, model.decoder(z)).mean(1).sum()
     else:
         z = z.detach()                                                        # no path through the sample
@@ -218,6 +225,27 @@ def gradient_variance(model: VAE, x: torch.Tensor, samples: int, repeats: int = 
                       estimator: Estimator = "reparameterised") -> float:
     """Variance of an L-sample gradient estimate across repeats, averaged over images and components."""
     return float(recon_gradient_estimates(model, x, samples, repeats, estimator).var(0).mean())
+
+
+def estimator_disagreement(model: VAE, x: torch.Tensor, estimators: tuple[Estimator, ...],
+                           reference: Estimator = "score_function", samples: int = 250,
+                           repeats: int = 40) -> dict[str, float]:
+    """How far the mean of each estimator lies from the mean of `reference`, in standard errors.
+
+    Every mean is taken over `repeats` independent `samples`-sample estimates; for each image and
+    gradient component the difference is divided by its standard error, and the root mean square of
+    these z-scores is returned per estimator. Two unbiased estimators of the same gradient give about
+    1; a biased one gives more, the more so the more samples are drawn. This is what makes a variance
+    comparison fair: an estimator may only be called less noisy if it estimates the same thing.
+    """
+    ref = recon_gradient_estimates(model, x, samples, repeats, reference)
+    out = {}
+    for name in estimators:
+        est = recon_gradient_estimates(model, x, samples, repeats, name)
+        se2 = (est.var(0) + ref.var(0)) / repeats
+        z = (est.mean(0) - ref.mean(0)) / se2.clamp_min(1e-12).sqrt()
+        out[name] = float(z.pow(2).mean().sqrt())
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,7 +349,7 @@ def code_perplexity(codes: torch.Tensor, num_codes: int) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# 4b. The second stage of the VQ-VAE: a prior over codes, fitted after training (VQ-VAE Sec. 3.2)
+# 4b. The second stage of the VQ-VAE: a prior over codes, fitted after training (VQ-VAE Sec. 3.3)
 # ---------------------------------------------------------------------------------------------
 
 class CodePrior(nn.Module):
@@ -399,10 +427,10 @@ class Digits:
     y_test: torch.Tensor
 
 
-def load_data(dev: torch.device | None = None) -> Digits:
-    """The season's shared digits split (seed 0 for everyone), flattened."""
+def load_data(dev: torch.device | None = None, seed: int = 0) -> Digits:
+    """The season's shared digits split (a stratified 75/25 split drawn with `seed`), flattened."""
     dev = dev or device()
-    x_tr, y_tr, x_te, y_te = load_digits_split(test_fraction=0.25, seed=0)
+    x_tr, y_tr, x_te, y_te = load_digits_split(test_fraction=0.25, seed=seed)
     return Digits(x_tr.flatten(1).to(dev), y_tr.to(dev), x_te.flatten(1).to(dev), y_te.to(dev))
 
 
@@ -441,7 +469,7 @@ def train_vae(latent_dim: int = 2, hidden: int = 256, epochs: int = 250, batch_s
     check_number("beta", beta, low=0)
     gen = seed_everything(seed)
     dev = device()
-    data = load_data(dev)
+    data = load_data(dev, seed)      # the train/test split follows the run's seed too
     model = VAE(latent_dim, hidden).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     hist: dict[str, list[float]] = {"epoch": [0], "train_elbo": [_mean_elbo(model, data.x_train)],
@@ -472,7 +500,7 @@ def train_vqvae(num_codes: int = 32, code_dim: int = 8, num_slots: int = 4, hidd
     check_positive("lr", lr)
     gen = seed_everything(seed)
     dev = device()
-    data = load_data(dev)
+    data = load_data(dev, seed)
     model = VQVAE(num_codes, code_dim, num_slots, hidden, beta).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     hist: dict[str, list[float]] = {"epoch": [], "test_recon": [], "test_perplexity": []}
@@ -561,6 +589,23 @@ def rate_and_distortion(model: VAE | VQVAE, x: torch.Tensor) -> tuple[float, flo
     else:
         rate = float(model.elbo(x).kl.mean())
     return rate, reconstruction_mse(model, x)
+
+
+def mse_at_rate(points: np.ndarray, rate: float) -> float:
+    """The distortion a Gaussian rate-distortion sweep reaches at `rate` (nats per image).
+
+    points: (P, 2) rows of (rate, MSE), one per beta. We use the operational curve: at rate R, the best
+    MSE of any point that spends at most R nats (a code that spends less is also allowed at R). It is
+    non-increasing by construction; raw points can wobble at high rate, where extra nats buy
+    memorisation of the training set rather than test MSE. Interpolated linearly in log MSE.
+    """
+    pts = np.asarray(points, dtype=float)
+    check_arg(pts.ndim == 2 and pts.shape[1] == 2 and len(pts) >= 2, "points", "shape (P >= 2, 2)", pts.shape)
+    order = np.argsort(pts[:, 0])
+    rates, envelope = pts[order, 0], np.minimum.accumulate(pts[order, 1])
+    check_arg(rates[0] <= rate <= rates[-1], "rate", f"a rate inside the sweep's {rates[0]:.1f}-{rates[-1]:.1f} nats",
+              round(float(rate), 2))
+    return float(np.exp(np.interp(rate, rates, np.log(envelope))))
 
 
 @torch.no_grad()

@@ -34,6 +34,7 @@ import paperclub
 from minimal_impls import vae
 
 t_start = time.time()
+S = paperclub.seed()       # 0 for the page's run; `paperclub sweep` re-runs the notebook with 1, 2, ...
 torch.set_num_threads(1)   # tiny models: a second thread costs more than it saves
 SLIDE = {"font.size": 15, "axes.titlesize": 16, "axes.labelsize": 15, "legend.fontsize": 13}   # deck versions
 
@@ -46,7 +47,7 @@ SLIDE = {"font.size": 15, "axes.titlesize": 16, "axes.labelsize": 15, "legend.fo
 
 # %%
 t0 = time.time()
-run = vae.train_vae(latent_dim=2, epochs=100, lr=2e-3, seed=0)
+run = vae.train_vae(latent_dim=2, epochs=100, lr=2e-3, seed=S)
 model, data, hist = run.model, run.data, run.history
 print(f"trained in {time.time() - t0:.1f} s; test ELBO {hist['test_elbo'][0]:.1f} -> {hist['test_elbo'][-1]:.2f} nats/image")
 
@@ -65,7 +66,7 @@ print(f"trained in {time.time() - t0:.1f} s; test ELBO {hist['test_elbo'][0]:.1f
 
 # %%
 x_grad = data.x_test[:16]
-torch.manual_seed(0)
+torch.manual_seed(S)
 sample_counts = [1, 2, 4, 8, 16, 32]
 var = {est: [vae.gradient_variance(model, x_grad, L, repeats=50, estimator=est) for L in sample_counts]
        for est in ("reparameterised", "score_function")}
@@ -77,6 +78,19 @@ paperclub.record("grad_variance_ratio", float(np.exp(np.log(ratios).mean())))
 paperclub.record("grad_variance_ratio_same_estimator", again / var["reparameterised"][0])
 for L, a, b in zip(sample_counts, var["reparameterised"], var["score_function"]):
     print(f"L = {L:2d}: variance reparameterised {a:8.3f}   score function {b:9.1f}   ratio {b / a:5.0f}")
+
+# A variance comparison is only fair between estimators of the same gradient. On the same trained model
+# we check that the reparameterised mean agrees with the score-function mean (z-scores of the difference,
+# RMS over images and components: about 1 when both are unbiased); the control is the plug-in gradient
+# at the posterior mean, which has no variance at all and would "win" any variance contest.
+bias_z = vae.estimator_disagreement(model, x_grad, ("reparameterised", "plug_in"), samples=250, repeats=40)
+paperclub.record("grad_estimator_bias_z", bias_z["reparameterised"])
+paperclub.record("plug_in_estimator_bias_z", bias_z["plug_in"])
+with torch.no_grad():
+    recon_term = float(model.elbo(data.x_test).log_lik.mean())     # f(z) = log p(x|z), averaged over q and images
+paperclub.record("recon_term_test", recon_term)
+print(f"mean difference from the score function, in standard errors (RMS): reparameterised "
+      f"{bias_z['reparameterised']:.2f}, plug-in at the mean {bias_z['plug_in']:.2f};  f(z) = log p(x|z) = {recon_term:.1f} nats")
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 4))
@@ -103,8 +117,8 @@ with plt.rc_context(SLIDE):                      # the same figure, sized for th
 # %% [markdown]
 # Both lines fall as $1/L$, and they stay a constant factor apart (the printed ratios): to match the
 # reparameterised gradient with one sample, the score-function estimator needs hundreds. The reason is
-# visible in the formula: the score function multiplies $\nabla\log q$ by the *value* $f(z)\approx -24$ nats,
-# a large number whose sign carries no information, while the reparameterised gradient uses how $f$
+# visible in the formula: the score function multiplies $\nabla\log q$ by the *value*
+# $f(z) = \log p_\theta(x\mid z)$, some twenty nats below zero (printed above), a large number whose sign carries no information, while the reparameterised gradient uses how $f$
 # *changes* with $z$. (A baseline subtracted from $f$ narrows the gap; it is the standard fix for the
 # score-function estimator and not part of this comparison.)
 #
@@ -178,7 +192,7 @@ plt.show()
 # (and the encoder soon shrinks the noise to nothing). Same networks, same budget:
 
 # %%
-ae = vae.train_vae(latent_dim=2, epochs=100, lr=2e-3, seed=0, beta=0.0).model
+ae = vae.train_vae(latent_dim=2, epochs=100, lr=2e-3, seed=S, beta=0.0).model
 with torch.no_grad():
     z_ae = ae.encode(data.x_test)[0].cpu().numpy()
 in_prior = vae.codes_in_prior_region(model, data.x_test)
@@ -254,8 +268,8 @@ plt.show()
 
 # %%
 t0 = time.time()
-vq_model = vae.train_vqvae(num_codes=32, code_dim=8, num_slots=4, hidden=128, beta=0.25, epochs=50, seed=0).model
-vq_free = vae.train_vqvae(num_codes=32, code_dim=8, num_slots=4, hidden=128, beta=0.0, epochs=50, seed=0).model
+vq_model = vae.train_vqvae(num_codes=32, code_dim=8, num_slots=4, hidden=128, beta=0.25, epochs=50, seed=S).model
+vq_free = vae.train_vqvae(num_codes=32, code_dim=8, num_slots=4, hidden=128, beta=0.0, epochs=50, seed=S).model
 with torch.no_grad():
     codes, codes_free = vq_model.codes(data.x_test).cpu(), vq_free.codes(data.x_test).cpu()
 perplexity = vae.code_perplexity(codes, 32)
@@ -281,65 +295,6 @@ plt.show()
 # (32: even use; 1: total collapse). Without the commitment term the encoder outputs drift, a few codes
 # end up nearest to everything, and the rest never get a gradient again.
 #
-# ## VAE against VQ-VAE, at matched rate
-#
-# A fair comparison of two codes holds the **rate** fixed: how many nats of information about $x$ the
-# code may carry, the KL term of (3). The VQ-VAE's KL to its uniform prior is the constant
-# $M\log K = 4\log 32$ nats (20 bits); the 2-D VAE's is only a few nats. So we trace the Gaussian VAE's
-# rate–distortion curve with the later $\beta$-VAE knob (weight $\beta$ on the KL term, 8 latent
-# dimensions, the VQ-VAE's hidden width) and put the VQ-VAE on it.
-
-# %%
-t0 = time.time()
-betas = [0.03, 0.06, 0.12, 0.3, 1.0]
-sweep = [vae.train_vae(latent_dim=8, hidden=128, epochs=40, lr=2e-3, seed=0, beta=b).model for b in betas]
-curve = np.array([vae.rate_and_distortion(m, data.x_test) for m in sweep])
-vq_rate, vq_mse = vae.rate_and_distortion(vq_model, data.x_test)
-rate_2d, mse_2d = vae.rate_and_distortion(model, data.x_test)
-order = np.argsort(curve[:, 0])
-matched_mse = float(np.exp(np.interp(vq_rate, curve[order, 0], np.log(curve[order, 1]))))
-paperclub.record("vq_rate_nats", vq_rate)
-paperclub.record("vqvae_recon_mse", vq_mse)
-paperclub.record("vae2d_rate_nats", rate_2d)
-paperclub.record("vae2d_recon_mse", mse_2d)
-paperclub.record("matched_vae_recon_mse", matched_mse)
-paperclub.record("vq_vs_matched_vae_mse_ratio", vq_mse / matched_mse)
-paperclub.record("vq_vs_2d_vae_mse_ratio", vq_mse / mse_2d)
-print(f"sweep in {time.time() - t0:.1f} s; rates {np.round(curve[:, 0], 1)} nats, MSE {np.round(curve[:, 1], 4)}")
-print(f"VQ-VAE: rate {vq_rate:.1f} nats, MSE {vq_mse:.4f};  beta-VAE at that rate: MSE {matched_mse:.4f}")
-
-# %%
-fig, ax = plt.subplots(figsize=(6.5, 4.2))
-ax.plot(curve[order, 0], curve[order, 1], "o-", color="C0", label=r"Gaussian $\beta$-VAE, 8-D latent")
-for b, (r, m) in zip(betas, curve):
-    ax.annotate(rf"$\beta$={b:g}", (r, m), textcoords="offset points", xytext=(5, 5), fontsize=9)
-ax.plot([vq_rate], [vq_mse], "*", ms=16, color="C1", label="VQ-VAE (rate = 4 log 32)")
-ax.plot([rate_2d], [mse_2d], "D", ms=8, color="C2", label=r"2-D VAE ($\beta$ = 1)")
-ax.set(xlabel="rate: KL term (nats / image)", ylabel="distortion: test MSE per pixel",
-       title="Rate–distortion: compare codes at equal rate")
-ax.legend()
-ax.grid(alpha=0.3)
-paperclub.savefig(fig, "rate-distortion")
-plt.show()
-
-with plt.rc_context(SLIDE):
-    fig, ax = plt.subplots(figsize=(10, 5.6))
-    ax.plot(curve[order, 0], curve[order, 1], "o-", color="C0", lw=2.5, ms=9, label=r"Gaussian $\beta$-VAE")
-    ax.plot([vq_rate], [vq_mse], "*", ms=24, color="C1", label="VQ-VAE")
-    ax.plot([rate_2d], [mse_2d], "D", ms=12, color="C2", label="2-D VAE")
-    ax.set(xlabel="rate (nats / image)", ylabel="test MSE per pixel", title="Rate–distortion")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    paperclub.savefig(fig, "rate-distortion-slide")
-    plt.close(fig)
-
-# %% [markdown]
-# Against the 2-D VAE (green) the VQ-VAE (star) looks much better, but the 2-D VAE spends only a few
-# nats. At the VQ-VAE's rate the Gaussian curve lies below the star: on this toy, at matched rate,
-# **the discrete code reconstructs worse, not better**. Its advantages lie elsewhere: no
-# posterior collapse, and a code that a second model can learn to sample, next.
-#
 # ## The second stage: a prior over codes generates new digits
 #
 # Trained with a uniform prior, the VQ-VAE cannot generate yet: uniformly random codes decode to
@@ -352,9 +307,9 @@ with plt.rc_context(SLIDE):
 with torch.no_grad():
     codes_train = vq_model.codes(data.x_train)
     codes_test = vq_model.codes(data.x_test)
-gen = torch.Generator().manual_seed(0)
-priors = {"autoregressive": vae.fit_code_prior(codes_train, 32, autoregressive=True),
-          "per-slot": vae.fit_code_prior(codes_train, 32, autoregressive=False)}
+gen = torch.Generator().manual_seed(100 + S)
+priors = {"autoregressive": vae.fit_code_prior(codes_train, 32, autoregressive=True, seed=S),
+          "per-slot": vae.fit_code_prior(codes_train, 32, autoregressive=False, seed=S)}
 drawn = {name: p.sample(500, gen) for name, p in priors.items()}
 drawn["uniform"] = torch.randint(32, (500, 4), generator=gen)
 with torch.no_grad():
@@ -388,6 +343,84 @@ plt.show()
 # autoregressive prior sit about as far from the training set as real test digits do, uniform codes
 # about twice as far. (The score cannot tell a new digit from a copy of a training digit; the
 # test-code likelihood, printed above, is measured on held-out images.)
+#
+# ## VAE against VQ-VAE, at matched rate
+#
+# A fair comparison of two codes holds the **rate** fixed: how many nats of information about $x$ the
+# code may carry, the KL term of (3). For the VQ-VAE there are two readings. Its KL to the uniform
+# prior it was trained with is the constant $M\log K = 4\log 32$ nats (20 bits), the **nominal** rate:
+# an upper bound, since the code never uses all $32^4$ combinations evenly. With the autoregressive prior
+# just fitted, a held-out code costs only its cross-entropy, the **measured** rate (the test-code NLL
+# above). The 2-D VAE spends only a few nats. We trace the Gaussian VAE's rate–distortion curve with
+# the later $\beta$-VAE knob (weight $\beta$ on the KL term, 8 latent dimensions, the VQ-VAE's hidden
+# width) and put the VQ-VAE on it at both rates.
+
+# %%
+t0 = time.time()
+betas = [0.03, 0.06, 0.12, 0.3, 1.0]
+sweep = [vae.train_vae(latent_dim=8, hidden=128, epochs=40, lr=2e-3, seed=S, beta=b).model for b in betas]
+curve = np.array([vae.rate_and_distortion(m, data.x_test) for m in sweep])
+vq_rate, vq_mse = vae.rate_and_distortion(vq_model, data.x_test)          # nominal rate M log K
+vq_rate_measured = nll["autoregressive"]                                   # measured: held-out code cross-entropy
+rate_2d, mse_2d = vae.rate_and_distortion(model, data.x_test)
+order = np.argsort(curve[:, 0])
+rates = curve[order, 0]
+envelope = np.minimum.accumulate(curve[order, 1])     # the operational curve: best MSE at rate <= R
+mse_at = lambda rate: vae.mse_at_rate(curve, rate)    # noqa: E731
+matched_mse, matched_mse_measured = mse_at(vq_rate), mse_at(vq_rate_measured)
+paperclub.record("rd_points_monotone", bool(np.all(np.diff(curve[order, 1]) < 0)))
+paperclub.record("vq_rate_nats", vq_rate)
+paperclub.record("vqvae_recon_mse", vq_mse)
+paperclub.record("vae2d_rate_nats", rate_2d)
+paperclub.record("vae2d_recon_mse", mse_2d)
+paperclub.record("matched_vae_recon_mse", matched_mse)
+paperclub.record("vq_vs_matched_vae_mse_ratio", vq_mse / matched_mse)
+paperclub.record("matched_vae_recon_mse_at_code_nll", matched_mse_measured)
+paperclub.record("vq_vs_code_nll_matched_vae_mse_ratio", vq_mse / matched_mse_measured)
+paperclub.record("vq_vs_2d_vae_mse_ratio", vq_mse / mse_2d)
+print(f"sweep in {time.time() - t0:.1f} s; rates {np.round(curve[:, 0], 1)} nats, MSE {np.round(curve[:, 1], 4)}")
+print(f"VQ-VAE: MSE {vq_mse:.4f}; beta-VAE at the nominal rate {vq_rate:.1f} nats: MSE {matched_mse:.4f} "
+      f"(ratio {vq_mse / matched_mse:.2f}); at the measured rate {vq_rate_measured:.1f} nats: MSE "
+      f"{matched_mse_measured:.4f} (ratio {vq_mse / matched_mse_measured:.2f})")
+
+# %%
+fig, ax = plt.subplots(figsize=(6.5, 4.2))
+ax.plot(rates, envelope, "-", color="C0", label=r"Gaussian $\beta$-VAE, 8-D latent (best at rate $\leq R$)")
+ax.plot(rates, curve[order, 1], "o", color="C0")
+for b, (r, m) in zip(betas, curve):
+    ax.annotate(rf"$\beta$={b:g}", (r, m), textcoords="offset points", xytext=(5, 5), fontsize=9)
+ax.plot([vq_rate], [vq_mse], "*", ms=16, color="C1", label="VQ-VAE, nominal rate 4 log 32")
+ax.plot([vq_rate_measured], [vq_mse], "*", ms=16, mfc="none", color="C1", label="VQ-VAE, measured rate (code NLL)")
+ax.plot([vq_rate_measured, vq_rate], [vq_mse, vq_mse], ":", color="C1", lw=1)
+ax.plot([rate_2d], [mse_2d], "D", ms=8, color="C2", label=r"2-D VAE ($\beta$ = 1)")
+ax.set(xlabel="rate: KL term (nats / image)", ylabel="distortion: test MSE per pixel",
+       title="Rate–distortion: compare codes at equal rate")
+ax.legend()
+ax.grid(alpha=0.3)
+paperclub.savefig(fig, "rate-distortion")
+plt.show()
+
+with plt.rc_context(SLIDE):
+    fig, ax = plt.subplots(figsize=(10, 5.6))
+    ax.plot(rates, envelope, "-", color="C0", lw=2.5, label=r"Gaussian $\beta$-VAE")
+    ax.plot(rates, curve[order, 1], "o", color="C0", ms=9)
+    ax.plot([vq_rate], [vq_mse], "*", ms=24, color="C1", label="VQ-VAE, nominal rate")
+    ax.plot([vq_rate_measured], [vq_mse], "*", ms=24, mfc="none", color="C1", label="VQ-VAE, measured rate")
+    ax.plot([rate_2d], [mse_2d], "D", ms=12, color="C2", label="2-D VAE")
+    ax.set(xlabel="rate (nats / image)", ylabel="test MSE per pixel", title="Rate–distortion")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    paperclub.savefig(fig, "rate-distortion-slide")
+    plt.close(fig)
+
+# %% [markdown]
+# Against the 2-D VAE (green) the VQ-VAE (stars) looks much better, but the 2-D VAE spends only a few
+# nats. At either reading of the VQ-VAE's rate the Gaussian curve lies below the star: on this toy, at
+# matched rate, **the discrete code reconstructs worse, not better**. The gap is smaller at the measured
+# rate (open star) than at the nominal one (filled star), because the nominal rate overstates what the
+# code carries. The discrete code's advantages lie elsewhere: no posterior collapse, and a code that a
+# second model can learn to sample, as the previous section showed.
 #
 # ## Reconstructions
 #
