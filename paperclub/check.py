@@ -200,12 +200,25 @@ def check_paper(project: Project, paper: Paper) -> tuple[list[str], list[str]]:
 
 
 def _test_strings(path: Path) -> set[str]:
-    """Every string literal in a test file: the metric names its tests read and assert."""
+    """The names a test file uses: string literals (``claim("vae", "latent_knn_accuracy")``) and the
+    identifiers its tests compute a metric into (``pca_knn_accuracy = …; assert not c.holds(pca_knn_accuracy)``)."""
     try:
         tree = ast.parse(read_text(path))
     except (PaperclubError, SyntaxError, OSError):
         return set()
-    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    names: set[str] = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Constant) and isinstance(n.value, str):
+            names.add(n.value)
+        elif isinstance(n, ast.Name):
+            names.add(n.id)
+        elif isinstance(n, ast.Attribute):
+            names.add(n.attr)
+        elif isinstance(n, ast.arg):
+            names.add(n.arg)
+        elif isinstance(n, ast.keyword) and n.arg:
+            names.add(n.arg)
+    return names
 
 
 def check_project(project: Project) -> Report:
