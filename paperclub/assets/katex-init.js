@@ -14,11 +14,12 @@
     scrollable();
     document.documentElement.setAttribute("data-math-typeset", "1");
   }
-  // A display wider than its column scrolls sideways: it takes keyboard focus then, so a reader without
-  // a mouse can scroll it too (WCAG 2.1.1); one that fits is no tab stop.
+  // A display wider than its column (or a notebook output taller than its box) scrolls: it takes keyboard
+  // focus then, so a reader without a mouse can scroll it too (WCAG 2.1.1); one that fits is no tab stop.
   function scrollable() {
-    document.querySelectorAll(".katex-display").forEach(function (d) {
-      if (d.scrollWidth > d.clientWidth + 1) d.setAttribute("tabindex", "0");
+    document.querySelectorAll(".katex-display, pre.pc-output").forEach(function (d) {
+      var tall = d.tagName === "PRE" && d.scrollHeight > d.clientHeight + 1;   // displays clip vertically
+      if (d.scrollWidth > d.clientWidth + 1 || tall) d.setAttribute("tabindex", "0");
       else d.removeAttribute("tabindex");
     });
   }
