@@ -9,6 +9,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 LAB_STAMP  := $(VENV)/.installed-lab
+# PyPI's Linux torch wheel is the CUDA build (several GB): on Linux, install the pinned torch from the CPU
+# index first, as the Pages workflow does. `make TORCH_INDEX=` skips that (PyPI's build then); another URL
+# picks another index. An index that cannot be reached is reported and PyPI's build installed instead.
+TORCH_PIN   := $(shell sed -n 's/^ *"\(torch==[^"]*\)".*/\1/p' pyproject.toml | head -n 1)
+TORCH_INDEX ?= $(if $(filter Linux,$(shell uname -s)),https://download.pytorch.org/whl/cpu,)
 
 .PHONY: install site serve test test-fast check sweep notebooks lab slides-pdf bench bench-tv clean
 
@@ -16,6 +21,8 @@ LAB_STAMP  := $(VENV)/.installed-lab
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet --timeout 20 --retries 0 '$(TORCH_PIN)' --index-url '$(TORCH_INDEX)' \
+	  || echo "make: $(TORCH_INDEX) cannot be reached: torch comes from the default index (on Linux, the CUDA build)" >&2)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

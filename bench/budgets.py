@@ -1,4 +1,4 @@
-"""Measure DESIGN.md's budgets on this machine and print them as a Markdown table.
+"""Measure the project's budgets (``BUDGETS`` below, shown on docs/performance.md) on this machine and print them as a Markdown table.
 
     python bench/budgets.py [--repeat 3] [--quick]
 

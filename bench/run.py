@@ -1,4 +1,4 @@
-"""The whole benchmark, what `make bench` runs: DESIGN.md's budgets, then each implementation against the
+"""The whole benchmark, what `make bench` runs: the budgets of bench/budgets.py, then each implementation against the
 library a reader would pick instead. Prints one Markdown report and writes it as the site's
 "Performance" page.
 
@@ -53,8 +53,8 @@ def report(budgets_text: str | None, rows: list[compare.Row], command: str, quic
     parts = [
         "# Performance",
         "",
-        "How fast and how faithful the site's implementations are: the budgets that DESIGN.md sets for the "
-        "site itself, then each implementation side by side with the library a reader would pick instead, "
+        "How fast and how faithful the site's implementations are: the site's own budgets (set in "
+        "`bench/budgets.py`), then each implementation side by side with the library a reader would pick instead, "
         "on the same inputs, in the same process.",
         "",
         f"Reproduce it with `make bench`: it installs the optional `bench` extra (OpenCV, filterpy, ikpy, "

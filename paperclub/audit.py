@@ -271,6 +271,9 @@ def safe_index_text(text: str) -> str:
     return "".join(out)
 
 
+INDEX_SCRIPT_PREFIX = "var __index = "   # search/search_index.js: the index as a script, for file:// pages
+
+
 def search_index_problems(site: Path) -> list[str]:
     index = site / "search" / "search_index.json"
     if not index.exists():
@@ -278,6 +281,9 @@ def search_index_problems(site: Path) -> list[str]:
     import json
 
     problems = []
+    script = site / "search" / "search_index.js"
+    if script.exists() and script.read_text(encoding="utf-8") != INDEX_SCRIPT_PREFIX + index.read_text(encoding="utf-8"):
+        problems.append("search/search_index.js: not the same index as search/search_index.json")
     for doc in json.loads(index.read_text(encoding="utf-8")).get("docs", []):
         for key in ("title", "text", "tags"):
             value = doc.get(key, "")

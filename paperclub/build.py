@@ -103,6 +103,13 @@ def step_assets(st: Stage) -> list[str]:
     shutil.copytree(katex / "fonts", out / "katex" / "fonts", dirs_exist_ok=True)
     for f in render_assets():
         shutil.copy2(f, out / f.name)
+    # the Web Worker shim Material's offline plugin needs to search from file:// (mkdocs.yml's polyfills)
+    shim = st.project.node_modules / "iframe-worker" / "shim" / "index.js"
+    if not shim.exists():
+        raise PaperclubError("node_modules/iframe-worker is missing: run 'make install' (npm ci installs it from "
+                             "the npm registry; the site's search needs it from file://)")
+    (out / "iframe-worker").mkdir(exist_ok=True)
+    shutil.copy2(shim, out / "iframe-worker" / "shim.js")
     slides.copy_reveal(st.project.root, out)
     return []
 
@@ -248,7 +255,11 @@ def make_search_index_safe(site: Path) -> None:
                 doc[key] = audit.safe_index_text(doc[key])
         if isinstance(doc.get("tags"), list):
             doc["tags"] = [audit.safe_index_text(t) if isinstance(t, str) else t for t in doc["tags"]]
-    index.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    index.write_text(text, encoding="utf-8")
+    script = site / "search" / "search_index.js"   # the same index for file:// pages (the offline plugin)
+    if script.exists():
+        script.write_text(audit.INDEX_SCRIPT_PREFIX + text, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- safety: lock, target, swap

@@ -114,13 +114,11 @@ class SiteMap:
 
     @staticmethod
     def built(doc: str) -> str:
-        """The HTML file the site engine writes for a staged file (``use_directory_urls``)."""
+        """The HTML file the site engine writes for a staged file: ``a/index.md`` → ``a/index.html``,
+        ``a/b.md`` → ``a/b.html``. No directory URLs (``use_directory_urls: false``), so every link names
+        a file and a copy of the site works from ``file://``."""
         p = PurePosixPath(doc)
-        if p.suffix != ".md":
-            return doc
-        if p.name == "index.md":
-            return (p.parent / "index.html").as_posix()
-        return (p.with_suffix("") / "index.html").as_posix()
+        return p.with_suffix(".html").as_posix() if p.suffix == ".md" else doc
 
     @staticmethod
     def link(from_doc: str, to_doc: str) -> str:

@@ -210,97 +210,167 @@ def shrink_png(blob: bytes, cache: Path | None = None) -> bytes:
 
 @dataclass(frozen=True)
 class Chunk:
-    kind: str        # "section" (a banner comment), "def" (function or class) or "code"
-    title: str
-    prose: str
-    code: str
-    line: int
+    kind: str        # "section" (a banner comment) or "note" (prose beside the code it explains)
+    title: str       # a section's title; for a note that opens a top-level def or class, "def f" / "class C"
+    prose: str       # Markdown: a comment block or a docstring, its "#" and indentation removed
+    code: str        # the code the prose explains, without the docstring (shown once, as prose)
+    line: int        # first source line of the chunk
 
 
 def _anchor(name: str) -> str:
     return "impl-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
+_BANNER_RULE = re.compile(r"^\s*#\s*[-=]{10,}\s*$")
+_BANNER_TITLE = re.compile(r"^\s*#\s*(\d+\.|[A-Z][^-=]{3,})")
+
+
+def _docstrings(tree: ast.Module) -> dict[int, tuple[int, int, str, int]]:
+    """Docstrings by first line: (last line, first line of the owner's header, text, owner depth).
+    The module's has header line 0; a def's or class's header starts at its first decorator."""
+    out: dict[int, tuple[int, int, str, int]] = {}
+
+    def visit(node: ast.AST, depth: int) -> None:
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body \
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            doc = body[0]
+            head = 0 if isinstance(node, ast.Module) else \
+                min([node.lineno] + [d.lineno for d in node.decorator_list])  # type: ignore[attr-defined]
+            out[doc.lineno] = (doc.end_lineno or doc.lineno, head, ast.get_docstring(node) or "", depth)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                visit(child, depth + 1)
+    visit(tree, 0)
+    return out
+
+
+def _comment_lines(source: str) -> dict[int, str]:
+    """Lines that hold only a comment (not a ``#`` inside a string), by number: their text without ``#``."""
+    import tokenize
+
+    out: dict[int, str] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT and not tok.line[:tok.start[1]].strip():
+            text = tok.string[1:]
+            out[tok.start[0]] = text[1:] if text.startswith(" ") else text
+    return out
+
+
 def annotate(source: str) -> list[Chunk]:
-    """Split an implementation into readable chunks: banner sections, each top-level function or class
-    with its docstring's first paragraph as prose, and the code between them."""
+    """Split an implementation into labml-style notes: every comment block and every docstring becomes
+    prose beside the code that follows it (a docstring beside its ``def`` line), banner comments become
+    sections, and every other source line appears exactly once, as code."""
     lines = source.splitlines()
     tree = ast.parse(source)
+    docs = _docstrings(tree)
+    comments = _comment_lines(source)
+    top = {min([n.lineno] + [d.lineno for d in n.decorator_list]): f"{'class' if isinstance(n, ast.ClassDef) else 'def'} {n.name}"
+           for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     chunks: list[Chunk] = []
-    cursor = 0  # next line index not yet emitted
-    banner = re.compile(r"^#\s*(\d+\.|[A-Z][^-=]{3,})")
+    prose: list[str] = []
+    code: list[tuple[int, str]] = []   # (line number, text)
+    start = 1
 
-    def emit_code(upto: int) -> None:
-        nonlocal cursor
-        block = lines[cursor:upto]
-        i = 0
-        pending: list[str] = []
-        while i < len(block):  # banner comments become section headings
-            ln = block[i]
-            if re.match(r"^#\s*[-=]{10,}\s*$", ln) and i + 1 < len(block) and banner.match(block[i + 1]):
-                if "".join(pending).strip():
-                    chunks.append(Chunk("code", "", "", "\n".join(pending).strip("\n"), cursor + 1))
-                pending = []
-                j = i + 1
-                title = []
-                while j < len(block) and block[j].startswith("#") and not re.match(r"^#\s*[-=]{10,}\s*$", block[j]):
-                    title.append(block[j].lstrip("#").strip())
-                    j += 1
-                chunks.append(Chunk("section", " ".join(title), "", "", cursor + i + 1))
-                i = j + 1 if j < len(block) and re.match(r"^#\s*[-=]{10,}\s*$", block[j]) else j
-                continue
-            pending.append(ln)
-            i += 1
-        if "".join(pending).strip():
-            chunks.append(Chunk("code", "", "", "\n".join(pending).strip("\n"), cursor + 1))
-        cursor = upto
+    def flush() -> None:
+        nonlocal prose, code, start
+        text = "\n".join(prose).strip("\n")
+        body = "\n".join(t for _, t in code).strip("\n")
+        if text.strip() or body.strip():
+            first = next((n for n, t in code if t.strip()), start)
+            title = next((top[n] for n, t in code if n in top), "")
+            chunks.append(Chunk("note", title, text, body, first if not text.strip() else start))
+        prose, code = [], []
 
-    for node in tree.body:
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+    i = 1
+    while i <= len(lines):
+        ln = lines[i - 1]
+        if _BANNER_RULE.match(ln) and i < len(lines) and _BANNER_TITLE.match(lines[i]):
+            flush()
+            j, title = i + 1, []
+            while j <= len(lines) and lines[j - 1].lstrip().startswith("#") and not _BANNER_RULE.match(lines[j - 1]):
+                title.append(lines[j - 1].lstrip().lstrip("#").strip())
+                j += 1
+            chunks.append(Chunk("section", " ".join(title), "", "", i))
+            i = j + 1 if j <= len(lines) and _BANNER_RULE.match(lines[j - 1]) else j
+            start = i
             continue
-        start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
-        while start > cursor and lines[start - 1].startswith("#") and not re.match(r"^#\s*[-=]{10,}", lines[start - 1]):
-            start -= 1  # comments right above a def belong to it
-        emit_code(start)
-        doc = ast.get_docstring(node) or ""
-        prose = doc.split("\n\n")[0].strip()
-        kind = "class" if isinstance(node, ast.ClassDef) else "def"
-        chunks.append(Chunk("def", f"{kind} {node.name}", prose, "\n".join(lines[start:node.end_lineno]), start + 1))
-        cursor = node.end_lineno
-    emit_code(len(lines))
+        if i in comments:
+            if code and any(t.strip() for _, t in code):
+                flush()
+                start = i
+            prose.append(comments[i])
+            i += 1
+            continue
+        if i in docs:
+            end, head, text, _ = docs[i]
+            # the owner's header (decorators, signature) goes beside its docstring, not before it
+            header = [(n, t) for n, t in code if n >= head] if head else []
+            code = [(n, t) for n, t in code if not head or n < head]
+            if code and any(t.strip() for _, t in code):
+                flush()
+                start = header[0][0] if header else i
+            elif not prose:
+                start = header[0][0] if header else i
+            prose += (["", text] if prose else [text])
+            code = header
+            i = end + 1
+            continue
+        code.append((i, ln))
+        i += 1
+    flush()
     return chunks
 
 
+_TAGLIKE = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def _prose_markdown(text: str) -> str:
+    """A comment block or docstring as Markdown: maths and lists as written; nothing that reads as an
+    HTML tag (source comments are text, and the page allows no markup the generator did not write)."""
+    return _TAGLIKE.sub("&lt;", text.replace("&", "&amp;"))
+
+
 def implementation_page(paper: Paper, project: Project) -> tuple[str, list[tuple[str, str]]]:
-    """The annotated implementation page, and its outline ``(title, anchor)`` for the paper page."""
+    """The annotated implementation page, and its outline ``(title, anchor)`` for the paper page.
+
+    Every comment block and docstring is set as Markdown (with maths) beside the code it explains, once:
+    the docstrings are not repeated in the code column."""
     impl = project.impl(paper.slug)
     deps = dependencies(project.notebook(paper.slug), project.impls)
     ordered = ([impl] if impl.exists() else []) + [d for d in deps if d != impl]
-    md = [frag.page_title(f"Implementation: {paper.title}") + f"# The implementation: {frag.text(paper.title)}", "",
-          "Each function and class, in the order the file reads (the paper's order), with its docstring "
-          "beside the code. Plain Python: copy any block into the notebook and run it.", ""]
+    md = ["---\n" + json.dumps({"title": frag.plain(f"Implementation: {paper.title}"),
+                                "hide": ["navigation"]}, ensure_ascii=False) + "\n---\n",
+          f"# The implementation: {frag.text(paper.title)}", "",
+          "The file as it reads, top to bottom (the paper's order): each comment and docstring is set as text "
+          "beside the code it explains. Plain Python: copy any block into the notebook and run it.", ""]
     outline: list[tuple[str, str]] = []
+    used: set[str] = set()
     for dep in ordered:
         src = read_text(dep, f"minimal_impls/{dep.name}")
         n = len(src.splitlines())
         md += [f'## `minimal_impls/{dep.name}` ({n} lines) {{ #{_anchor(dep.stem)} }}', ""]
         for ch in annotate(src):
-            fence = "````" if "```" in ch.code else "```"
             if ch.kind == "section":
                 anchor = _anchor(f"{dep.stem}-{ch.title[:40]}")
                 md += [f"### {frag.text(ch.title)} {{ #{anchor} }}", ""]
                 if dep == impl:
                     outline.append((ch.title, anchor))
-            elif ch.kind == "def":
-                anchor = _anchor(f"{dep.stem}-{ch.title.split()[-1]}")
-                md += [f"#### `{ch.title}` {{ #{anchor} }}", "", f'<small>line {ch.line}</small>', ""]
-                if ch.prose:  # a docstring is text, not HTML
-                    md += [html.escape(ch.prose.replace("\n", " "), quote=False), ""]
-                md += ['<div class="pc-code" markdown data-search-exclude>', "",
+                continue
+            anchor = _anchor(f"{dep.stem}-{ch.title.split()[-1]}") if ch.title else ""
+            ident = f' id="{anchor}"' if anchor and anchor not in used else ""
+            used.add(anchor)
+            kind = "pc-impl-row" + ("" if ch.code.strip() else " pc-impl-prose-only") + \
+                ("" if ch.prose.strip() else " pc-impl-code-only")
+            md += [f'<div class="{kind}"{ident} markdown>', ""]
+            md += ['<div class="pc-impl-note" markdown>', "", _prose_markdown(ch.prose) if ch.prose.strip() else "",
+                   "", "</div>", ""]
+            if ch.code.strip():
+                fence = "````" if "```" in ch.code else "```"
+                md += ['<div class="pc-impl-code" markdown data-search-exclude>', "",
                        f"{fence}python", ch.code, fence, "", "</div>", ""]
-            else:
-                md += ['<div class="pc-code" markdown data-search-exclude>', "",
-                       f"{fence}python", ch.code, fence, "", "</div>", ""]
+            md += ["</div>", ""]
     return "\n".join(md), outline
 
 
@@ -419,7 +489,11 @@ def paper_page(paper: Paper, result: NotebookResult, project: Project, all_paper
                                              *sections.values()]))
     if synonyms:  # Lunr stems -isation and -ization apart: index the other spelling too
         md += [f'<p class="pc-synonyms" aria-hidden="true">{" ".join(synonyms)}</p>', ""]
-    meta = {"title": frag.plain(paper.title), "tags": [frag.plain(t.replace("-", " ")) for t in paper.tags]}
+    # the theme's search weighs a page's tags far above its text (and its title above its text): a tag's
+    # term in either spelling ranks its paper first ("quantization" finds the VQ-VAE, tagged -isation)
+    tags = [frag.plain(t.replace("-", " ")) for t in paper.tags]
+    tags += [w for w in spelling_variants(" ".join(tags)) if w not in tags]
+    meta = {"title": frag.plain(paper.title), "tags": tags, "search": {"boost": 2}}
     out.markdown = "---\n" + json.dumps(meta, ensure_ascii=False) + "\n---\n\n" + "\n".join(md)
     return out
 

@@ -53,7 +53,7 @@ def copy_reveal(root: Path, site_assets: Path) -> None:
     shutil.copy2(dist / "plugin" / "notes.js", out / "notes.js")
     theme = (dist / "theme" / "white.css").read_text(encoding="utf-8")
     (out / "theme-white.css").write_text(re.sub(r"@font-face\{[^}]*\}", "", theme), encoding="utf-8")
-    (out / "pygments.css").write_text(HtmlFormatter(style="friendly").get_style_defs(".highlight"), encoding="utf-8")
+    (out / "pygments.css").write_text(HtmlFormatter(style="xcode").get_style_defs(".highlight"), encoding="utf-8")
 
 
 def split_slides(text: str) -> list[tuple[str, str]]:
@@ -109,7 +109,7 @@ def _title_slide(paper: Paper, body: str | None, notes: str, ext) -> str:
     """The deck's own first slide when it opens with a ``# `` title, else one made from the front matter;
     either way with the session line (date, presenter, room) from the front matter."""
     session = (f'<p class="pc-session">Paper club · {frag.attr(frag.session_line(paper))} · '
-               f'<a href="../../{SiteMap.page_dir(paper.slug)}/">study page</a></p>')
+               f'<a href="{SiteMap.link(SiteMap.deck(paper.slug), SiteMap.built(SiteMap.page(paper.slug)))}">study page</a></p>')
     help_ = "Press S for the speaker view, F for full screen, Esc for the overview."
     if body is not None:
         aside = f'<aside class="notes">{_markdown(notes, ext) if notes else ""}<p>{help_}</p></aside>'

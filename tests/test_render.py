@@ -46,16 +46,44 @@ def test_front_matter_text_cannot_become_markup():
     assert "<" not in plain("<b>bold</b>") and ">" not in plain("<b>bold</b>")
 
 
-def test_annotate_splits_banners_and_definitions():
-    src = ('"""Doc."""\nimport math\n\n# ----------------\n# 1. The model (Sec. 2)\n# ----------------\n\n'
-           '# why this exists\ndef f(x):\n    """Square it: eq. (1)."""\n    return x * x\n\nclass G:\n    """A class."""\n')
+def test_annotate_sets_comments_and_docstrings_beside_their_code_once():
+    src = ('"""Doc: the model.\n\nWith maths $x^2$."""\nimport math\n\n# ----------------\n# 1. The model (Sec. 2)\n'
+           '# ----------------\n\n# why this exists:\n#\n# - eq. (1)\ndef f(x):\n    """Square it: eq. (1).\n\n    Second '
+           'paragraph."""\n    # the product, not pow\n    return x * x  # inline stays\n\nclass G:\n    """A class."""\n'
+           '    s = "# not a comment"\n')
     chunks = annotate(src)
     kinds = [(c.kind, c.title) for c in chunks]
-    assert kinds == [("code", ""), ("section", "1. The model (Sec. 2)"), ("def", "def f"), ("def", "class G")]
-    assert chunks[2].prose == "Square it: eq. (1)." and chunks[2].code.startswith("# why this exists")
-    # nothing is lost: every source line appears in exactly one chunk (banners aside)
+    assert kinds == [("note", ""), ("section", "1. The model (Sec. 2)"), ("note", "def f"), ("note", ""),
+                     ("note", "class G")]
+    # the module docstring is prose, not code; a docstring is prose once, whole, after its comments
+    assert chunks[0].prose == "Doc: the model.\n\nWith maths $x^2$." and chunks[0].code == "import math"
+    assert chunks[2].prose == "why this exists:\n\n- eq. (1)\n\nSquare it: eq. (1).\n\nSecond paragraph."
+    assert chunks[2].code == "def f(x):"
+    assert chunks[3].prose == "the product, not pow" and chunks[3].code == "    return x * x  # inline stays"
+    assert chunks[4].code == 'class G:\n    s = "# not a comment"'
     joined = "\n".join(c.code for c in chunks)
-    assert "import math" in joined and "return x * x" in joined
+    assert '"""' not in joined and "Square it" not in joined and "why this exists" not in joined
+
+
+def test_implementation_page_renders_notes_beside_code(tmp_path):
+    import markdown
+
+    from paperclub.layout import Project
+    from paperclub.render import implementation_page
+
+    root = tmp_path / "proj"
+    (root / "minimal_impls").mkdir(parents=True)
+    (root / "notebooks").mkdir()
+    (root / "minimal_impls" / "toy.py").write_text(
+        '"""Toy: the *model*, <script>x</script>."""\n\n# eq. (2): \\(a^2\\)\ndef f(a):\n    """Once."""\n    return a * a\n')
+    (root / "notebooks" / "toy.py").write_text("from minimal_impls.toy import f\n")
+    md, _ = implementation_page(paper([]).model_copy(update={"slug": "toy"}), Project(root))
+    body = md.split("---\n", 2)[2]
+    html = markdown.markdown(body, extensions=["md_in_html", "fenced_code", "attr_list", "pymdownx.arithmatex"],
+                             extension_configs={"pymdownx.arithmatex": {"generic": True}})
+    assert html.count("Once.") == 1 and "<em>model</em>" in html and "<script>" not in html
+    assert '<span class="arithmatex">\\(a^2\\)</span>' in html and 'class="pc-impl-row" id="impl-toy-f"' in html
+    assert '"""' not in html
 
 
 def test_pipes_in_claim_fields_keep_the_table_whole():

@@ -33,7 +33,7 @@ def test_every_paper_page_and_deck(built_site):
         assert left is None, f"{p.slug}: an unrendered reference {left.group(0) if left else ''}"
         assert 'class="arithmatex"' in page, f"{p.slug}: no math on the page"
         assert re.search(r'<img[^>]+src="notebook_files/[^"]+\.(png|gif)"', page), f"{p.slug}: no notebook figure"
-        assert f'href="papers/{p.slug}/"' in home, f"home page does not link to {p.slug}"
+        assert f'href="papers/{p.slug}/index.html"' in home, f"home page does not link to {p.slug}"
         nb = json.loads((site / "papers" / p.slug / f"{p.slug}.ipynb").read_text())
         assert nb["nbformat"] == 4 and nb["cells"]
         deck = (site / "slides" / p.slug / "index.html").read_text()
@@ -87,4 +87,4 @@ def test_calendar_is_valid(built_site):
     cal = Calendar.from_ical((site / "sessions.ics").read_bytes())
     dated = [p for p in report.papers if p.session.date]
     assert len(list(cal.walk("VEVENT"))) == len(dated)
-    assert (site / "schedule/index.html").exists()
+    assert (site / "schedule.html").exists()
