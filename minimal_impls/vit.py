@@ -15,7 +15,7 @@ What this toy keeps (equation numbers are the paper's):
                              LN → MLP with GELU → residual                               (eq. 3)
   * multi-head self-attention as in Appendix A                                     (eqs. 5–8)
   * the image representation is LN of the final [class] state, then a linear head        (eq. 4)
-  * AdamW (weight decay on matrices only), linear warm-up, then decay (Sec. 4; details in the appendix), and
+  * AdamW (weight decay on matrices only), linear warm-up, then decay (Sec. 4.1; App. B.1), and
     a one-pixel random translation standing in for the random crops of the paper's training
   * attention rollout to see where the [class] token looks (Fig. 6; Abnar & Zuidema 2020)
   * Fig. 7's three panels: principal components of the patch filters E (left), cosine similarity
@@ -216,7 +216,7 @@ class ViT(nn.Module):
 
 @torch.no_grad()
 def attention_rollout(model: ViT, images: torch.Tensor) -> torch.Tensor:
-    """Where the [class] token attends, through all layers (Abnar & Zuidema 2020, as in the paper's appendix).
+    """Where the [class] token attends, through all layers (Abnar & Zuidema 2020, the paper's App. D.8).
 
     Average the heads, add the identity for the residual path (each layer passes half its input
     straight on), renormalise, and multiply the layers' matrices. Returns (B, grid, grid) maps.

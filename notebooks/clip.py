@@ -23,7 +23,11 @@
 # training, in any image or caption. Can the model recognise a blue triangle if it has seen blue things and
 # triangles, but never a blue triangle? And is the contrastive objective what makes that work? We train
 # the paper's predictive baseline (Fig. 2) with the same image encoder and budget, and CLIP itself with
-# fewer negatives, to find out.
+# fewer negatives, to find out. Last, we draw the shapes in styles never seen in training and compare the
+# prompts with a classifier fitted on labelled images (Sec. 3.3).
+#
+# Every data set, initialisation and batch derives from the run's seed `S` (0 for the page, 1–4 when the
+# club's sweep re-runs the notebook).
 
 # %%
 import matplotlib.pyplot as plt

@@ -78,6 +78,7 @@ def test_training_keeps_the_scale_at_or_below_100() -> None:
 def test_mistake_clamp_in_the_forward_pass(monkeypatch) -> None:
     """Clamping inside logit_scale() looks the same in a forward pass, but above log 100 its gradient
     is exactly 0: one overshooting step and the temperature is frozen for good."""
+    assert scale_comes_back_from_the_clip(clip.CLIP())
     monkeypatch.setattr(clip.CLIP, "logit_scale", lambda self: self.log_scale.clamp(max=math.log(100.0)).exp())
     monkeypatch.setattr(clip.CLIP, "clamp_logit_scale_", lambda self: None)
     assert not scale_comes_back_from_the_clip(clip.CLIP())
@@ -129,6 +130,7 @@ def test_mistake_one_directional_loss() -> None:
     def one_way(img: torch.Tensor, txt: torch.Tensor, scale: float) -> torch.Tensor:
         return F.cross_entropy(scale * img @ txt.T, torch.arange(len(img)))
 
+    assert loss_is_symmetric(clip.clip_loss)
     assert not loss_is_symmetric(one_way)
 
 
@@ -141,6 +143,8 @@ def test_mistake_no_l2_normalisation() -> None:
             return self.W_t(self.text_encoder(tokens))
 
     torch.manual_seed(0)
+    assert logits_are_bounded_by_the_scale(clip.CLIP().eval())
+    torch.manual_seed(0)
     assert not logits_are_bounded_by_the_scale(Unnormalised().eval())
 
 
@@ -152,6 +156,8 @@ def test_mistake_text_feature_from_the_last_position(monkeypatch) -> None:
             z = block(z)
         return self.norm(z[:, -1])
 
+    torch.manual_seed(0)
+    assert text_feature_ignores_padding(clip.CLIP().eval())
     monkeypatch.setattr(clip.TextTransformer, "forward", last_position)
     torch.manual_seed(0)
     assert not text_feature_ignores_padding(clip.CLIP().eval())
@@ -159,6 +165,7 @@ def test_mistake_text_feature_from_the_last_position(monkeypatch) -> None:
 
 def test_mistake_weight_decay_on_the_temperature() -> None:
     model = clip.CLIP()
+    assert temperature_is_not_decayed(vit.adamw(model, 1e-3, 0.1), model)
     assert not temperature_is_not_decayed(torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1), model)
 
 

@@ -283,6 +283,8 @@ def test_mistake_post_norm() -> None:
 
 def test_mistake_no_final_layernorm() -> None:
     torch.manual_seed(0)
+    assert features_are_layer_normalised(vit.ViT())
+    torch.manual_seed(0)
     model = vit.ViT()
     model.norm = nn.Identity()                      # y = z_L^0 instead of LN(z_L^0)
     assert not features_are_layer_normalised(model)
@@ -295,6 +297,7 @@ def test_mistake_patchify_by_plain_reshape() -> None:
         b, c, h, w = images.shape
         return images.reshape(b, (h // patch_size) * (w // patch_size), patch_size ** 2 * c)
 
+    assert patches_are_image_blocks(vit.patchify)
     assert not patches_are_image_blocks(naive)
 
 
