@@ -314,6 +314,9 @@ def test_mistake_no_position_embedding() -> None:
 # At the notebook's settings and seed 0: claim() applies the front matter's thresholds, and each claim's
 # control must miss them. Runs that only a control needs (a second ViT) are in the slow tier.
 
+MAX_STEPS = 1500   # the notebook's ceiling: every run is early-stopped on the validation split
+
+
 @pytest.fixture(scope="module")
 def data() -> tuple[torch.Tensor, ...]:
     return vit.digits(seed=0, validation=0.2)
@@ -321,7 +324,7 @@ def data() -> tuple[torch.Tensor, ...]:
 
 @pytest.fixture(scope="module")
 def full_run() -> vit.RunResult:
-    return vit.run("vit", train_fraction=1.0, steps=600, seed=0, validation=0.2)
+    return vit.run("vit", train_fraction=1.0, steps=MAX_STEPS, seed=0, validation=0.2)
 
 
 def test_claim_vit_learns_the_task(full_run: vit.RunResult) -> None:
@@ -336,7 +339,7 @@ def test_claim_vit_learns_the_task_control_without_position_embeddings(data) -> 
     with torch.no_grad():
         model.pos_embed.zero_()
     model.pos_embed.requires_grad_(False)
-    vit.train(model, x_tr, y_tr, steps=600, seed=0, val=(x_val, y_val))
+    vit.train(model, x_tr, y_tr, steps=MAX_STEPS, seed=0, val=(x_val, y_val))
     vit_no_pos_accuracy = vit.accuracy(model, x_te, y_te)
     assert not claim("vit", "vit_test_accuracy").holds(vit_no_pos_accuracy)
 
@@ -359,7 +362,7 @@ def test_claim_position_embeddings_control_without_shifts(data) -> None:
     x_tr, y_tr, x_val, y_val, _, _ = data
     vit.seed_everything(0)
     model = vit.ViT()
-    vit.train(model, x_tr, y_tr, steps=600, seed=0, val=(x_val, y_val), shift_prob=0.0)
+    vit.train(model, x_tr, y_tr, steps=MAX_STEPS, seed=0, val=(x_val, y_val), shift_prob=0.0)
     position_similarity_gap_no_shift = vit.position_similarity_gap(model)
     assert not claim("vit", "position_similarity_gap").holds(position_similarity_gap_no_shift)
 
@@ -391,7 +394,7 @@ def test_claim_finetuning_at_higher_resolution(full_run: vit.RunResult, data) ->
 @pytest.mark.slow
 def test_claim_with_little_data_the_vit_loses_even_to_logistic_regression() -> None:
     """The notebook's smallest slice (12.5 % of the training images), each network early-stopped."""
-    acc = vit.data_scaling((0.125,), (0,), steps=600)
+    acc = vit.data_scaling((0.125,), (0,), steps=MAX_STEPS)
     logreg_minus_vit_small = acc["logreg", 0.125][0] - acc["vit", 0.125][0]
     logreg_minus_cnn_small = acc["logreg", 0.125][0] - acc["cnn", 0.125][0]
     c = claim("vit", "logreg_minus_vit_small")
