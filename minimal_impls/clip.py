@@ -21,6 +21,7 @@ What this toy keeps (the paper numbers no equations; we cite Fig. 3's pseudocode
   * the number of negatives as a knob (the loss applied within blocks of a batch)
   * zero-shot classification by prompts, and prompt ensembling in embedding space  (Secs. 3.1.2, 3.1.4)
   * a few-shot linear probe (logistic regression) on frozen image features vs. zero-shot    (Fig. 6)
+  * a toy distribution shift (shapes drawn as outlines or striped) for robustness   (Sec. 3.3, Figs. 13–14)
 
 What it drops:
   * scale: 16×16 images of five shapes in five colours with template captions, 4,000 pairs and a
@@ -114,12 +115,20 @@ _INSIDE = {
 }
 
 
-def render(scenes: list[Scene], rng: np.random.Generator, supersample: int = 4) -> torch.Tensor:
+STYLES = ("filled", "outline", "striped")
+
+
+def render(scenes: list[Scene], rng: np.random.Generator, supersample: int = 4, style: str = "filled") -> torch.Tensor:
     """Draw each scene as a (3, 16, 16) image in [0, 1]: anti-aliased shape, jittered, with pixel noise.
 
     Vectorised over images: each kind of shape is tested on a 4× supersampled grid for all the images
     that show it at once, and average pooling back to 16×16 gives the anti-aliasing.
+
+    ``style`` is a distribution shift for robustness tests (Sec. 3.3): training data are always
+    ``"filled"``; ``"outline"`` draws only the shape's rim (a sketch, like ImageNet-Sketch), ``"striped"``
+    dims every other pixel row inside it (a new texture).
     """
+    check_choice("style", style, STYLES)
     n, s = len(scenes), IMAGE_SIZE * supersample
     centre = {"left": (8.0, 4.5), "right": (8.0, 11.5), "top": (4.5, 8.0), "bottom": (11.5, 8.0)}
     cy, cx = np.array([centre[sc.place] for sc in scenes]).T + rng.uniform(-0.75, 0.75, (2, n))
@@ -130,10 +139,16 @@ def render(scenes: list[Scene], rng: np.random.Generator, supersample: int = 4) 
     dx = ((grid[None, None, :] - cx[:, None, None]) / radius[:, None, None]).astype(np.float32)   # (n, 1, s)
     which = np.array([sc.shape for sc in scenes])
     mask = np.zeros((n, s, s), dtype=np.float32)
+    # the rim of an outline: the shape minus a copy shrunk so that about one pixel of edge is left
+    shrink = (1.0 - 1.3 / radius)[:, None, None].astype(np.float32)
     for shape, inside in _INSIDE.items():      # one vectorised test per kind of shape
         sel = which == shape
         mask[sel] = inside(dx[sel], dy[sel])
+        if style == "outline":
+            mask[sel] *= ~inside(dx[sel] / shrink[sel], dy[sel] / shrink[sel])
     mask = mask.reshape(n, IMAGE_SIZE, supersample, IMAGE_SIZE, supersample).mean(axis=(2, 4))
+    if style == "striped":
+        mask[:, 1::2] *= 0.15
     colour = np.array([COLOURS[sc.colour] for sc in scenes]) + rng.normal(0, 0.05, (n, 3))
     images = mask[:, None] * colour[:, :, None, None] + rng.normal(0, 0.03, (n, 3, IMAGE_SIZE, IMAGE_SIZE))
     return torch.from_numpy(np.clip(images, 0.0, 1.0).astype(np.float32))
@@ -347,14 +362,14 @@ class Dataset:
     tokens: torch.Tensor            # (len(TEMPLATES), N, CONTEXT)
 
 
-def make_dataset(n: int, pool: str = "train", seed: int = 0) -> Dataset:
-    """``n`` scenes drawn uniformly from ``pool`` (see ``all_scenes``), rendered and captioned."""
+def make_dataset(n: int, pool: str = "train", seed: int = 0, style: str = "filled") -> Dataset:
+    """``n`` scenes drawn uniformly from ``pool`` (see ``all_scenes``), rendered in ``style`` and captioned."""
     check_number("n", n, low=2, integer=True)
     rng = np.random.default_rng(seed)
     choices = all_scenes(pool)
     scenes = [choices[i] for i in rng.integers(len(choices), size=n)]
     tokens = torch.stack([tokenize([s.caption(t) for s in scenes]) for t in TEMPLATES])
-    return Dataset(render(scenes, rng), scenes, tokens)
+    return Dataset(render(scenes, rng, style=style), scenes, tokens)
 
 
 def train(model: CLIP | BagOfWords, data: Dataset, steps: int = 500, batch_size: int = 64, lr: float = 2e-3,
@@ -506,11 +521,12 @@ def gallery(seed: int = 0) -> tuple[torch.Tensor, list[Scene]]:
     return render(scenes, np.random.default_rng(seed)), scenes
 
 
-def linear_probe_accuracy(model: CLIP, test: Dataset, shots: int, seed: int = 0) -> float:
+def fit_linear_probe(model: CLIP | BagOfWords, shots: int, seed: int = 0):
     """Logistic regression on frozen image features (the encoder's y, before W_i), fitted on ``shots``
-    freshly rendered labelled images of each of the 25 (colour, shape) classes, scored on ``test``.
+    freshly rendered labelled images of each of the 25 (colour, shape) classes, in the training style.
 
-    Unlike zero-shot, the probe does see labelled examples of the held-out pairs.
+    Unlike zero-shot, the probe sees labelled examples of the held-out pairs. Returns the fitted
+    scikit-learn classifier; ``probe_accuracy`` scores it.
     """
     import warnings
 
@@ -522,10 +538,19 @@ def linear_probe_accuracy(model: CLIP, test: Dataset, shots: int, seed: int = 0)
               for c, s in CLASSES for _ in range(shots)]
     labels = np.repeat(np.arange(len(CLASSES)), shots)
     with torch.no_grad():
-        enc = model.eval().image_encoder
-        f_train = enc.features(render(scenes, rng).to(_model_device(model))).cpu().numpy()
-        f_test = enc.features(test.images.to(_model_device(model))).cpu().numpy()
+        features = model.eval().image_encoder.features(render(scenes, rng).to(_model_device(model))).cpu().numpy()
     with warnings.catch_warnings():   # 1-shot: sklearn warns that 25 classes in 25 samples looks like regression
         warnings.simplefilter("ignore", UserWarning)
-        probe = LogisticRegression(max_iter=2000, C=1.0).fit(f_train, labels)
-    return float((probe.predict(f_test) == class_labels(test.scenes).numpy()).mean())
+        return LogisticRegression(max_iter=2000, C=1.0).fit(features, labels)
+
+
+def probe_accuracy(probe, model: CLIP | BagOfWords, test: Dataset) -> float:
+    """Accuracy of a ``fit_linear_probe`` classifier on ``test``, among all 25 classes."""
+    with torch.no_grad():
+        features = model.eval().image_encoder.features(test.images.to(_model_device(model))).cpu().numpy()
+    return float((probe.predict(features) == class_labels(test.scenes).numpy()).mean())
+
+
+def linear_probe_accuracy(model: CLIP | BagOfWords, test: Dataset, shots: int, seed: int = 0) -> float:
+    """A ``shots``-per-class linear probe on frozen features (Sec. 3.1.5, Fig. 6), scored on ``test``."""
+    return probe_accuracy(fit_linear_probe(model, shots, seed), model, test)

@@ -15,18 +15,22 @@ What this toy keeps (equation numbers are the paper's):
                              LN → MLP with GELU → residual                               (eq. 3)
   * multi-head self-attention as in Appendix A                                     (eqs. 5–8)
   * the image representation is LN of the final [class] state, then a linear head        (eq. 4)
-  * AdamW (weight decay on matrices only), linear warm-up, then decay (Sec. 4; details in the appendix), and
+  * AdamW (weight decay on matrices only), linear warm-up, then decay (Sec. 4.1; App. B.1), and
     a one-pixel random translation standing in for the random crops of the paper's training
   * attention rollout to see where the [class] token looks (Fig. 6; Abnar & Zuidema 2020)
   * Fig. 7's three panels: principal components of the patch filters E (left), cosine similarity
-    of position embeddings (centre), mean attention distance per head and depth (right)
+    of position embeddings (centre), mean attention distance per head and depth (right), and a
+    locality measure that can fail (attention mass on the 4 grid neighbours)
+  * fine-tuning at a higher resolution with the same patch size: E_pos interpolated in 2-D on the
+    patch grid, every other weight reused                                              (Sec. 3.2)
   * simple baselines on the same split (logistic regression, 1-NN on raw pixels): the honest reference
-  * a small CNN of similar size as the baseline with the "right" inductive bias (Sec. 3.1)
+  * a small CNN of similar size as the baseline with the "right" inductive bias (Sec. 3.1), and
+    training to convergence (early stopping on a validation split) for data-size comparisons
 
 What it drops:
   * scale: 8×8 grey digits, 2×2 patches (16 tokens), 18 k parameters and 1.3 k training
     images, instead of 224² images, 16×16 patches, 86–632 M parameters and 300 M (JFT) images
-  * pre-training then fine-tuning at a higher resolution (and the 2-D interpolation of E_pos)
+  * pre-training on a large data set (our "higher resolution" is the same digits upsampled to 12×12)
   * the hybrid variant (patches taken from a CNN feature map)
   * dropout, the MLP head used at pre-training time (we train the single linear head of fine-tuning)
 """
@@ -212,7 +216,7 @@ class ViT(nn.Module):
 
 @torch.no_grad()
 def attention_rollout(model: ViT, images: torch.Tensor) -> torch.Tensor:
-    """Where the [class] token attends, through all layers (Abnar & Zuidema 2020, as in the paper's appendix).
+    """Where the [class] token attends, through all layers (Abnar & Zuidema 2020, the paper's App. D.8).
 
     Average the heads, add the identity for the residual path (each layer passes half its input
     straight on), renormalise, and multiply the layers' matrices. Returns (B, grid, grid) maps.
@@ -305,6 +309,72 @@ def mean_attention_distance(model: ViT, images: torch.Tensor) -> torch.Tensor:
     return (maps * dist).sum(dim=-1).mean(dim=(1, 3))         # average over images and queries
 
 
+@torch.no_grad()
+def neighbour_attention_mass(model: ViT, images: torch.Tensor) -> torch.Tensor:
+    """Share of each patch query's attention (over patch keys) that lands on its 4 grid neighbours,
+    averaged over images and queries, per layer and head: shape (L, heads).
+
+    A locality measure that can fail: uniform attention gives ``uniform_neighbour_mass(grid)`` (3/16 on
+    a 4×4 grid), attention to oneself gives 0, and only a head that looks next door scores high.
+    """
+    maps = model.attention_maps(images)[..., 1:, 1:]            # (L, B, heads, N, N), patches only
+    maps = maps / maps.sum(dim=-1, keepdim=True)
+    neighbours = (grid_distances(model.config.grid) == 1).float().to(maps.device)
+    return (maps * neighbours).sum(dim=-1).mean(dim=(1, 3))
+
+
+def uniform_neighbour_mass(grid: int) -> float:
+    """What ``neighbour_attention_mass`` gives for uniform attention: mean neighbour count / N."""
+    return float((grid_distances(grid) == 1).float().sum(dim=1).mean() / grid ** 2)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Sec. 3.2: fine-tuning at a higher resolution, 2-D interpolation of E_pos
+# ----------------------------------------------------------------------------------------------------
+
+def resize_pos_embed(pos_embed: torch.Tensor, new_grid: int, mode: str = "2d") -> torch.Tensor:
+    """E_pos (1, 1 + g², D) → (1, 1 + new_grid², D) for a longer sequence of patches (Sec. 3.2).
+
+    ``"2d"``: the paper's 2-D interpolation "according to their location in the original image": the
+    g² patch slots are laid out on their grid and resized bilinearly; the [class] slot is kept.
+    ``"reset"``: fresh random patch slots (the naive control: the model must relearn where patches are).
+    ``"1d"``: interpolating the flattened sequence as if it were 1-D (a common mistake: rows get mixed).
+    """
+    check_choice("mode", mode, ("2d", "reset", "1d"))
+    check_positive("new_grid", new_grid, integer=True)
+    cls, patches = pos_embed[:, :1], pos_embed[:, 1:]
+    g, d = math.isqrt(patches.shape[1]), patches.shape[2]
+    check_arg(g * g == patches.shape[1], "pos_embed", "1 + a square number of slots", tuple(pos_embed.shape))
+    if mode == "2d":
+        grid = patches.reshape(1, g, g, d).permute(0, 3, 1, 2)                      # (1, D, g, g)
+        grid = F.interpolate(grid, size=(new_grid, new_grid), mode="bilinear", align_corners=False)
+        patches = grid.permute(0, 2, 3, 1).reshape(1, new_grid ** 2, d)
+    elif mode == "1d":
+        patches = F.interpolate(patches.transpose(1, 2), size=new_grid ** 2, mode="linear",
+                                align_corners=False).transpose(1, 2)
+    else:
+        patches = nn.init.trunc_normal_(torch.empty(1, new_grid ** 2, d, device=pos_embed.device), std=0.02)
+    return torch.cat([cls, patches], dim=1)
+
+
+def at_resolution(model: ViT, image_size: int, mode: str = "2d") -> ViT:
+    """A copy of ``model`` for ``image_size`` × ``image_size`` inputs with the same patch size: every
+    weight is reused (none depends on N) except E_pos, resized by ``resize_pos_embed(…, mode)``."""
+    c = model.config
+    new = ViT(ViTConfig(**{**c.__dict__, "image_size": image_size}))
+    state = {k: v for k, v in model.state_dict().items() if k != "pos_embed"}
+    new.load_state_dict(state, strict=False)
+    with torch.no_grad():
+        new.pos_embed.copy_(resize_pos_embed(model.pos_embed.detach().cpu(), new.config.grid, mode))
+    return new.to(next(model.parameters()).device)
+
+
+def upsample(images: torch.Tensor, image_size: int) -> torch.Tensor:
+    """Digits at a higher resolution (bilinear): the fine-tuning images of Sec. 3.2's recipe."""
+    check_positive("image_size", image_size, integer=True)
+    return F.interpolate(images, size=(image_size, image_size), mode="bilinear", align_corners=False)
+
+
 # ----------------------------------------------------------------------------------------------------
 # The baseline: a small CNN (translation equivariance and locality built in, Sec. 3.1)
 # ----------------------------------------------------------------------------------------------------
@@ -332,17 +402,33 @@ class SmallCNN(nn.Module):
         return self.net(images)
 
 
-def pixel_baseline_accuracy(kind: str, train_fraction: float = 1.0, seed: int = 0) -> float:
+def shift_augmented(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every image in all nine one-pixel translations (including none), zero-filled: the deterministic
+    counterpart of ``random_shift``'s jitter, for models trained in one go rather than by batches."""
+    padded = F.pad(images, (1, 1, 1, 1))
+    h, w = images.shape[-2:]
+    copies = [padded[..., dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)]
+    return torch.cat(copies), labels.repeat(9)
+
+
+def pixel_baseline_accuracy(kind: str, train_fraction: float = 1.0, seed: int = 0, validation: float = 0.0,
+                            augment: bool = False) -> float:
     """Test accuracy of a simple model on the raw 64 pixels, on exactly the split the ViT uses:
     ``"logreg"`` (multinomial logistic regression) or ``"1nn"`` (nearest neighbour, Euclidean).
 
-    The honest reference for any number the toy ViT reaches: 8×8 digits are easy.
+    The honest reference for any number the toy ViT reaches: 8×8 digits are easy. ``augment`` fits it
+    on the one-pixel shifts of every training image, the translations the networks are trained with;
+    off by default, because a linear model on pixels cannot shift its template and scores worse with it
+    (the unaugmented model is the stronger baseline).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
 
     check_choice("kind", kind, ("logreg", "1nn"))
-    x_tr, y_tr, x_te, y_te = digits(train_fraction, seed=seed)
+    data = digits(train_fraction, seed=seed, validation=validation)
+    x_tr, y_tr, x_te, y_te = data[0], data[1], data[-2], data[-1]
+    if augment:
+        x_tr, y_tr = shift_augmented(x_tr, y_tr)
     model = LogisticRegression(max_iter=2000) if kind == "logreg" else KNeighborsClassifier(n_neighbors=1)
     model.fit(x_tr.flatten(1).numpy(), y_tr.numpy())
     return float(model.score(x_te.flatten(1).numpy(), y_te.numpy()))
@@ -356,19 +442,32 @@ def count_parameters(model: nn.Module) -> int:
 # Data and training
 # ----------------------------------------------------------------------------------------------------
 
-def digits(train_fraction: float = 1.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The 8×8 digits as (N, 1, 8, 8) images; keep a stratified ``train_fraction`` of the training split.
+def digits(train_fraction: float = 1.0, seed: int = 0,
+           validation: float = 0.0) -> tuple[torch.Tensor, ...]:
+    """The 8×8 digits as (N, 1, 8, 8) images: ``x_train, y_train, x_test, y_test``.
 
-    The test split (450 images) is the same whatever the fraction, so accuracies are comparable.
+    ``seed`` draws the stratified train/test split (450 test images) and the ``train_fraction`` kept of
+    the training split, so that the same seed always gives the same data. With ``validation > 0`` that
+    share of the training split is set aside first (the same images whatever the fraction) and the
+    result is ``x_train, y_train, x_val, y_val, x_test, y_test``: the validation set is what early
+    stopping reads, never the test set.
     """
     check_number("train_fraction", train_fraction, low=0, high=1, strict_low=True)
-    x_tr, y_tr, x_te, y_te = load_digits_split(test_fraction=0.25, seed=0)
-    if train_fraction < 1.0:
-        from sklearn.model_selection import train_test_split
+    check_number("validation", validation, low=0, high=0.5)
+    from sklearn.model_selection import train_test_split
 
+    x_tr, y_tr, x_te, y_te = load_digits_split(test_fraction=0.25, seed=seed)
+    x_val = y_val = None
+    if validation > 0:
+        keep, val = train_test_split(torch.arange(len(y_tr)).numpy(), test_size=validation,
+                                     random_state=seed, stratify=y_tr.numpy())
+        x_val, y_val, x_tr, y_tr = x_tr[val], y_tr[val], x_tr[keep], y_tr[keep]
+    if train_fraction < 1.0:
         keep, _ = train_test_split(torch.arange(len(y_tr)).numpy(), train_size=train_fraction,
                                    random_state=seed, stratify=y_tr.numpy())
         x_tr, y_tr = x_tr[keep], y_tr[keep]
+    if validation > 0:
+        return x_tr.unsqueeze(1), y_tr, x_val.unsqueeze(1), y_val, x_te.unsqueeze(1), y_te
     return x_tr.unsqueeze(1), y_tr, x_te.unsqueeze(1), y_te
 
 
@@ -404,17 +503,23 @@ def adamw(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW
 
 def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 600, batch_size: int = 64,
           lr: float = 5e-3, weight_decay: float = 0.05, warmup: int = 30, shift_prob: float = 0.5,
-          seed: int = 0) -> list[float]:
+          seed: int = 0, val: tuple[torch.Tensor, torch.Tensor] | None = None, eval_every: int = 50,
+          patience: int = 4, min_steps: int = 200) -> list[float]:
     """Minimise cross-entropy with AdamW, linear warm-up and cosine decay; return the per-step losses.
 
-    A fixed number of *steps* (not epochs), so a model trained on 10 % of the data gets the same
-    optimisation budget as one trained on all of it. A fraction ``shift_prob`` of every batch is
-    jittered by one pixel (``random_shift``); the test images are never shifted.
+    A fraction ``shift_prob`` of every batch is jittered by one pixel (``random_shift``); the test
+    images are never shifted. With ``val = (x_val, y_val)`` this is early stopping: every
+    ``eval_every`` steps the validation accuracy is measured, training stops after ``patience``
+    evaluations without a gain (but not before ``min_steps``: the loss sits on a plateau at ln 10 for
+    the first few dozen steps), and the model is left at its best validation state. ``steps`` is then
+    a ceiling, so each data size trains as long as it keeps improving, not for a fixed budget.
     """
     if x.dim() != 4 or y.shape != (x.shape[0],):
         raise ValueError(f"x, y: expected shapes (N, C, H, W) and (N,), got {tuple(x.shape)} and {tuple(y.shape)}")
     check_positive("steps", steps, integer=True)
     check_positive("batch_size", batch_size, integer=True)
+    check_positive("eval_every", eval_every, integer=True)
+    check_positive("patience", patience, integer=True)
     check_number("shift_prob", shift_prob, low=0, high=1)
     gen = seed_everything(seed)
     dev = device()
@@ -423,8 +528,8 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 600, 
     opt = adamw(model, lr, weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / steps)))
-    losses = []
-    for _ in range(steps):
+    losses, best, best_state, waited = [], -1.0, None, 0
+    for step in range(1, steps + 1):
         idx = torch.randint(len(x), (min(batch_size, len(x)),), generator=gen).to(dev)
         xb = x[idx]
         jitter = (torch.rand(len(idx), generator=gen) < shift_prob).to(dev)[:, None, None, None]
@@ -435,6 +540,17 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 600, 
         opt.step()
         schedule.step()
         losses.append(loss.item())
+        if val is not None and (step % eval_every == 0 or step == steps):
+            score = accuracy(model, *val)
+            model.train()
+            if score > best:
+                best, best_state, waited = score, {k: v.clone() for k, v in model.state_dict().items()}, 0
+            else:
+                waited += 1
+                if waited >= patience and step >= min_steps:
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
     return losses
 
 
@@ -453,32 +569,44 @@ class RunResult:
 
 
 def run(arch: str = "vit", train_fraction: float = 1.0, steps: int = 600, seed: int = 0,
-        config: ViTConfig = ViTConfig(), batch_size: int = 64) -> RunResult:
-    """Train a ViT (``arch="vit"``) or the CNN baseline (``arch="cnn"``) on digits; report test accuracy."""
+        config: ViTConfig = ViTConfig(), batch_size: int = 64, validation: float = 0.0,
+        shift_prob: float = 0.5) -> RunResult:
+    """Train a ViT (``arch="vit"``) or the CNN baseline (``arch="cnn"``) on digits; report test accuracy.
+
+    ``validation > 0`` sets that share of the training split aside and trains with early stopping on
+    it (``steps`` is then a ceiling); otherwise ``steps`` steps on the whole training split.
+    """
     check_choice("arch", arch, ("vit", "cnn"))
-    x_tr, y_tr, x_te, y_te = digits(train_fraction, seed=seed)
+    data = digits(train_fraction, seed=seed, validation=validation)
+    x_tr, y_tr, x_te, y_te = data[0], data[1], data[-2], data[-1]
+    val = (data[2], data[3]) if validation > 0 else None
     seed_everything(seed)   # same initial weights for the same seed
     model = ViT(config) if arch == "vit" else SmallCNN()
-    losses = train(model, x_tr, y_tr, steps=steps, batch_size=batch_size, seed=seed)
+    losses = train(model, x_tr, y_tr, steps=steps, batch_size=batch_size, seed=seed, val=val,
+                   shift_prob=shift_prob)
     return RunResult(model, accuracy(model, x_te, y_te), losses)
 
 
-def data_scaling(fractions: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0), seeds: tuple[int, ...] = (0, 1),
-                 steps: int = 600, batch_size: int = 32,
+def data_scaling(fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0), seeds: tuple[int, ...] = (0,),
+                 steps: int = 600, batch_size: int = 64, validation: float = 0.2,
                  known: dict[tuple[str, float, int], float] | None = None) -> dict[tuple[str, float], list[float]]:
     """Test accuracy of the ViT, the CNN and logistic regression on raw pixels for every training
     fraction and seed: ``{(arch, fraction): [accuracy per seed]}``, arch in "vit", "cnn", "logreg".
 
-    Every network gets the same budget (``steps`` steps of ``batch_size`` images) whatever the
-    fraction, so the curves compare what the models make of the data, not how long they trained.
-    ``known`` passes in accuracies already measured with that budget, keyed ``(arch, fraction, seed)``.
+    Every network trains to convergence: early stopping on a validation split (``validation`` of the
+    training images, the same for every fraction) with ``steps`` as a ceiling, so a curve over data
+    sizes compares what the models make of the data, not how long they trained. Logistic regression
+    is fitted without the networks' augmentation, which only lowers its score (see
+    ``pixel_baseline_accuracy``). ``known`` passes in accuracies already measured with these settings,
+    keyed ``(arch, fraction, seed)``.
     """
     known = known or {}
     out: dict[tuple[str, float], list[float]] = {}
     for frac in fractions:
-        out["logreg", frac] = [pixel_baseline_accuracy("logreg", frac, seed=s) for s in seeds]
+        out["logreg", frac] = [pixel_baseline_accuracy("logreg", frac, seed=s, validation=validation)
+                               for s in seeds]
         for arch in ("vit", "cnn"):
             out[arch, frac] = [known[arch, frac, s] if (arch, frac, s) in known
-                               else run(arch, frac, steps=steps, seed=s, batch_size=batch_size).test_accuracy
-                               for s in seeds]
+                               else run(arch, frac, steps=steps, seed=s, batch_size=batch_size,
+                                        validation=validation).test_accuracy for s in seeds]
     return out
