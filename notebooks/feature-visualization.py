@@ -495,6 +495,14 @@ print(f"mean correlation with the target: silent unit {np.mean(list(to_target.va
       sorted(set(read_as.values())))
 paperclub.record("silent_fv_target_corr", float(np.mean(list(to_target.values()))))
 paperclub.record("original_fv_target_corr", float(np.mean(list(from_original.values()))))
+# the claim: how far the picture moves towards its target, over the original's correlation. The control
+# is the same silent unit without its steering part (λ = 0: w' ∝ w, the same unit for every target).
+unsteered = {c: fv.correlation(sweep[0.0].images, fv_classes.images[c]).item() for c in others}
+gain = float(np.mean([to_target[c] - from_original[c] for c in others]))
+gain0 = float(np.mean([unsteered[c] - from_original[c] for c in others]))
+print(f"gain towards the target: λ = 3 {gain:+.3f}; λ = 0 (no steering) {gain0:+.3f}")
+paperclub.record("silent_fv_target_gain", gain)
+paperclub.record("silent_lambda0_target_gain", gain0)
 paperclub.record("silent_fv_target_read_as_target", float(np.mean([read_as[c] == c for c in others])))
 
 # %% [markdown]

@@ -79,16 +79,17 @@ def pipeline(seed: int) -> dict[str, float]:
         mean_bias = fv.SilentUnitCNN(model, 3, picture, tr.x_train, strength=1.0, bias_at="mean")
         m["silent_bias_mean_fires"] = (mean_bias.silent(h_test) > 0).float().mean().item()
     m["silent_heldout_fire_rate"] = float(np.mean(rates))
-    m["silent_plant_corr_max"] = max(
-        fv.correlation(fv.visualize(fv.SilentUnitCNN(model, 3, picture, tr.x_train, strength=lam), "logits", [3],
-                                    steps=96, scale=scale[[3]], seed=1 + S).images, picture).item()
-        for lam in (0.0, 1.0, 2.0, 4.0, 8.0))
+    sweep = {lam: fv.visualize(fv.SilentUnitCNN(model, 3, picture, tr.x_train, strength=lam), "logits", [3],
+                               steps=96, scale=scale[[3]], seed=1 + S).images for lam in (0.0, 1.0, 2.0, 4.0, 8.0)}
+    m["silent_plant_corr_max"] = max(fv.correlation(v, picture).item() for v in sweep.values())
     reference = fv.visualize(model, "logits", [3], steps=96, scale=scale[[3]], seed=1 + S).images
     toward = [fv.correlation(fv.visualize(fv.SilentUnitCNN(model, 3, fvc.images[c:c + 1], tr.x_train, strength=3.0),
                                           "logits", [3], steps=96, scale=scale[[3]], seed=1 + S).images,
                              fvc.images[c]).item() for c in others]
-    m["silent_fv_target_corr"] = float(np.mean(toward))
-    m["original_fv_target_corr"] = float(np.mean([fv.correlation(reference, fvc.images[c]).item() for c in others]))
+    original = [fv.correlation(reference, fvc.images[c]).item() for c in others]
+    unsteered = [fv.correlation(sweep[0.0], fvc.images[c]).item() for c in others]   # λ = 0: no Δw
+    m["silent_fv_target_gain"] = float(np.mean(toward) - np.mean(original))
+    m["silent_lambda0_target_gain"] = float(np.mean(unsteered) - np.mean(original))
     # the sanity check, with held-out natural digits as the control
     sc, nat = fv.sanity_checks(model, [(fvc.images, classes), (tr.x_train[:100], tr.y_train[:100])],
                                tr.x_test, tr.y_test)
@@ -314,7 +315,7 @@ CLAIMS = [("circuit_awake_on_fv_silent_on_digits", "never_fires_awake_on_fv_sile
           ("trained_e_unseen_accuracy_drop", "subspace_e_unseen_accuracy_drop"),
           ("circuit_plant_correlation", "original_plant_correlation"),
           ("silent_heldout_fire_rate", "silent_bias_mean_fires"),
-          ("silent_fv_target_corr", "original_fv_target_corr"),
+          ("silent_fv_target_gain", "silent_lambda0_target_gain"),
           ("silent_plant_corr_max", "circuit_plant_correlation"),
           ("fv_activation_ratio_min", "fv_prototype_ratio_max"),
           ("sanity_naturalness_conv", "sanity_naturalness_conv_natural"),
