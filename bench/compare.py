@@ -296,6 +296,7 @@ def compare_ik_ikpy(quick: bool = False, repeat: int = 3) -> Row:
         return skip_row(what, str(exc))
     import torch
 
+    from ik_timing import leg_ik_scalar
     from minimal_impls import quadruped_ik as qik
 
     robot, leg = qik.Robot(), 1                                   # leg 2, right front
@@ -309,7 +310,7 @@ def compare_ik_ikpy(quick: bool = False, repeat: int = 3) -> Row:
     rows = list(feet_t)
 
     def ours() -> np.ndarray:  # one call per target, as a controller would call it (the scalar path)
-        return np.stack([qik.leg_ik(robot, t, leg=leg + 1).numpy() for t in rows])
+        return np.stack([leg_ik_scalar(robot, t, leg + 1).numpy() for t in rows])
 
     def ours_batched() -> np.ndarray:  # one batched call for all targets
         return qik.leg_ik(robot, feet_t, leg=leg + 1).numpy()

@@ -14,49 +14,40 @@ Read it top to bottom, in the paper's order:
    solutions (knee back/forward x foot below/above the shoulder line), chosen by the caller, with
    a fallback to the other legal solution and a reachability mask instead of silent clamping;
 5. whole-body IK: body pose + feet fixed on the ground -> all twelve joint angles;
-6. numeric cross-checks the paper does not have: damped least squares on the leg Jacobian, and
-   scipy's least_squares (the solver inside ikpy) for the speed comparison;
+6. a numeric cross-check the paper does not have: damped least squares on the leg Jacobian;
 7. a trot, the paper's Table 3 example, and `run()`, which measures every claim of the notebook.
+Timings are not here: `bench/ik_timing.py` holds the speed comparison with scipy and a scalar
+(`math`) copy of eqs. (15)-(17) for one target per call.
 
-Frames (as in the paper, Fig. 1 as transcribed): body x forward, y up, z to the right (eqs. (6)-(7)
+Frames (as in the paper's robot figure): body x forward, y up, z to the right (eqs. (6)-(7)
 put the right legs at z = +W/2). Each hip frame has x pointing to the body's centre line, y up and
 z forward (right legs) or backward (left legs), so one set of leg equations serves all four legs.
 
 Leg numbering, used everywhere in this file, the notebook and the notes: the order of eqs. (6)-(9),
     leg 1 = right back, leg 2 = right front, leg 3 = left front, leg 4 = left back.
-(The same order as mike4192's re-implementation; the paper's leg figure itself was not available.)
+(The paper's robot figure numbers the legs this way; mike4192's re-implementation uses it too.)
 
-What this toy keeps
-- Eqs. (1)-(17) as transcribed, with the misprints that re-implementers report fixed (see the notes);
-  the DH chain of a 3-DOF leg; atan2 everywhere; the knee rule of eq. (17) (legs 1, 3: -sqrt; legs
-  2, 4: +sqrt), which with these frames bends the front knees back and the hind knees forward.
-- Whole-body IK for any body pose (roll, yaw, pitch, translation) with the feet planted, and the
-  paper's Table 3 example on its Table 1 robot (`paper_robot()`; values from a third-party
-  transcription of the PDF, unverified).
-
-What it changes or adds
-- Joint limits, reach checks with one-line errors that name the leg, a choice of IK branch, a
-  numeric IK, a trot gait. Default dimensions are Spot Micro's (mike4192's calipers), not the paper's.
+Kept: eqs. (1)-(17) with the misprints of eqs. (10), (11), (15) fixed (see the notes); the knee rule of
+eq. (17), which with these frames bends the front knees back and the hind knees forward; the paper's
+Table 1 robot (`paper_robot()`) and Table 3's first example. Added (ours): joint limits, reach checks
+that name the leg, a choice of IK branch, a numeric IK, a trot. Demos use Spot Micro's dimensions.
 
 Everything batched is float64 torch and vectorised over any leading batch shape, so a whole gait
-(frames x legs) is solved in one call; a single target takes a scalar `math` path (a torch call
-costs microseconds of overhead per operation, more than the whole closed form).
+(frames x legs) is solved in one call; one target at a time works too, but pays torch's
+per-call overhead (microseconds per operation); see bench/ik_timing.py for a scalar `math` path.
 """
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple, Sequence, TypeVar
+from typing import Any, NamedTuple, Sequence
 
-import numpy as np
 import torch
 
 from minimal_impls.common import check_arg, check_choice, check_number, check_positive
 from minimal_impls.common import device as default_device
 from minimal_impls.common import seed_everything
 
-T = TypeVar("T")
 DTYPE = torch.float64  # kinematics wants 1e-12 round trips; float32 would stop near 1e-7 m
 
 # ---------------------------------------------------------------------------------------------
@@ -111,7 +102,7 @@ class Robot:
             _check_limits_arg(name, getattr(self, name))
         base = (tuple(self.hip_limits), tuple(self.shoulder_limits), tuple(self.knee_limits))
         mirror = (base[0], (-base[1][1], -base[1][0]), (-base[2][1], -base[2][0]))
-        # Plain floats per leg: the single-target path compares against them without torch.
+        # plain floats per leg (bench/ik_timing.py's scalar path reads them without torch)
         object.__setattr__(self, "_leg_limits", tuple(base if k > 0 else mirror for k in KNEE))
 
     @property
@@ -125,11 +116,7 @@ class Robot:
 
 
 def paper_robot() -> Robot:
-    """The paper's Table 1 robot: L = 1, W = 0.4, L1 = 0.1, L2 = L3 = 0.4 (m).
-
-    UNVERIFIED: the values come from a third-party transcription of the PDF (the fact sheet could
-    not confirm them); our reproduction of the paper's Table 3 theta1 values supports them.
-    """
+    """The paper's Table 1 robot: L = 1, W = 0.4, L1 = 0.1, L2 = L3 = 0.4 (m)."""
     return Robot(length=1.0, width=0.4, l1=0.1, l2=0.4, l3=0.4)
 
 
@@ -161,18 +148,15 @@ def _rot(axis: int, angle: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.stack(r, dim=-1) for r in rows], dim=-2)
 
 
-def rot_x(omega: torch.Tensor) -> torch.Tensor:
-    """Eq. (1): roll, about the forward axis."""
+def rot_x(omega: torch.Tensor) -> torch.Tensor:   # eq. (1): roll omega, about the forward axis
     return _rot(0, torch.as_tensor(omega, dtype=DTYPE))
 
 
-def rot_y(phi: torch.Tensor) -> torch.Tensor:
-    """Eq. (2): yaw, about the vertical axis (the paper's y points up)."""
+def rot_y(phi: torch.Tensor) -> torch.Tensor:     # eq. (2): yaw phi (Table 1), about the vertical y
     return _rot(1, torch.as_tensor(phi, dtype=DTYPE))
 
 
-def rot_z(psi: torch.Tensor) -> torch.Tensor:
-    """Eq. (3): pitch, about the sideways axis (psi > 0 lifts the nose)."""
+def rot_z(psi: torch.Tensor) -> torch.Tensor:     # eq. (3): pitch psi (Table 1); psi > 0 lifts the nose
     return _rot(2, torch.as_tensor(psi, dtype=DTYPE))
 
 
@@ -254,6 +238,8 @@ def leg_chain(robot: Robot, angles: torch.Tensor) -> torch.Tensor:
         T_1^2  (-pi/2,   0,  0,  pi/2)   fixed: turns the next two axes sideways
         T_2^3  (theta2,  0,  L2, 0)      shoulder ("hip joint" in the paper), upper leg
         T_3^4  (theta3,  0,  L3, 0)      knee, lower leg
+    (The paper's own D-H table does not give eqs. (10)-(11) under either D-H convention; its table of
+    the entries of T_0^4 matches these rows, with one misprint in m14 that is harmless for L2 = L3.)
     """
     angles = _as_tensor("angles", angles, (3,))
     t01 = dh(angles[..., 0], 0.0, -robot.l1, 0.0)           # eq. (10)
@@ -445,23 +431,15 @@ def _check_leg(leg: Any) -> None:
 def leg_ik(robot: Robot, foot: Any, leg: int | None = None, knee: str = "paper", hip: str = "below",
            check: bool = True, fallback: bool = True) -> Any:
     """Closed-form IK, eqs. (15)-(17): foot position(s) in the hip frame -> (theta1, theta2, theta3).
-
     foot: (..., 4, 3) one target per leg (leg=None), or (..., 3) for the single leg `leg` (1-4).
-    knee: "paper" (eq. 17's sign for the leg), "back" or "forward"; hip: "below" (the foot below
-    the shoulder line, the paper's) or "above". With fallback=True a target whose chosen solution
-    breaks a joint limit gets the first legal one of the others (same knee other hip, other knee,
-    both other).
+    knee: "paper" (eq. 17's sign for the leg), "back" or "forward"; hip: "below" (the paper's: foot
+    below the shoulder line) or "above". fallback=True: a solution beyond a joint limit is replaced by
+    the first legal one of the others (same knee other hip, other knee, both other).
     check=True: returns the angles and raises a one-line ValueError naming the leg for a target
     out of reach or with no legal solution. check=False: returns IKResult(angles, reachable, legal),
     with NaN angles where out of reach; it never returns a wrong pose unflagged.
-    A single (3,) target with `leg` given takes a scalar path (same equations, `math` instead of torch).
     """
-    if leg is not None and (type(leg) is not int or not 1 <= leg <= 4):
-        _check_leg(leg)
-    if leg is not None and (not isinstance(foot, torch.Tensor) or (foot.shape == (3,) and foot.device.type == "cpu")):
-        single = _single_target(foot)
-        if single is not None:
-            return _leg_ik_single(robot, single, leg - 1, knee, hip, check, fallback)
+    _check_leg(leg)
     foot = _as_tensor("foot", foot, (3,))
     knee_paper, side, limits, leg_of = _per_leg(robot, foot, leg)
     k_pref, h_pref = _branch_signs(knee, hip, knee_paper, side)
@@ -482,72 +460,6 @@ def leg_ik(robot: Robot, foot: Any, leg: int | None = None, knee: str = "paper",
             _raise_limits(limits, preferred, ~legal, leg_of, tried_all=fallback)
         return angles
     return IKResult(torch.where(ok[..., None], angles, torch.full_like(angles, math.nan)), ok, legal)
-
-
-# --- the single-target path: the same equations in `math`, for one target per call ---------------
-
-def _single_target(foot: Any) -> tuple[float, float, float] | None:
-    """(x, y, z) as floats if `foot` is one finite 3-vector, else None (the batched path decides)."""
-    if isinstance(foot, (torch.Tensor, np.ndarray)):
-        if foot.shape != (3,) or foot.dtype == bool or foot.dtype == torch.bool:
-            return None
-        x, y, z = foot.tolist()
-    elif (isinstance(foot, (list, tuple)) and len(foot) == 3
-          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in foot)):
-        x, y, z = foot
-    else:
-        return None
-    if not math.isfinite(x + y + z):   # NaN or inf anywhere: the batched path raises the error
-        return None
-    return float(x), float(y), float(z)
-
-
-def _wrap1(a: float) -> float:
-    """_wrap() for one float; the inputs are sums of two atan2's, so one turn at most."""
-    return a - 2 * math.pi if a > math.pi else a + 2 * math.pi if a <= -math.pi else a
-
-
-def _closed_form1(robot: Robot, x: float, y: float, z: float, k: float, h: float) -> tuple[float, float, float]:
-    """closed_form() for one target with `math`: eqs. (17), (16), (15) in that order."""
-    l1, l2, l3 = robot.l1, robot.l2, robot.l3
-    a2 = x * x + y * y - l1 * l1
-    a = h * math.sqrt(max(a2, 0.0))
-    d = min(1.0, max(-1.0, (a2 + z * z - l2 * l2 - l3 * l3) / (2 * l2 * l3)))
-    t3 = math.atan2(k * math.sqrt(1 - d * d), d)                                         # eq. (17)
-    t2 = math.atan2(z, a) - math.atan2(l3 * math.sin(t3), l2 + l3 * math.cos(t3))       # eq. (16)
-    t1 = math.atan2(y, x) - math.atan2(-a, -l1)                                          # eq. (15)
-    return _wrap1(t1), _wrap1(t2), t3
-
-
-def _within1(q: tuple[float, float, float], lim: tuple) -> bool:
-    return (lim[0][0] - 1e-9 <= q[0] <= lim[0][1] + 1e-9 and lim[1][0] - 1e-9 <= q[1] <= lim[1][1] + 1e-9
-            and lim[2][0] - 1e-9 <= q[2] <= lim[2][1] + 1e-9)
-
-
-def _leg_ik_single(robot: Robot, p: tuple[float, float, float], leg: int, knee: str, hip: str,
-                   check: bool, fallback: bool) -> Any:
-    x, y, z = p
-    k, h = _branch_signs(knee, hip, KNEE[leg], SIDE[leg])
-    lim = robot._leg_limits[leg]  # type: ignore[attr-defined]
-    lo, hi = robot.reach
-    a2 = x * x + y * y - robot.l1 * robot.l1
-    dist = math.sqrt(max(a2, 0.0) + z * z)
-    tol = 1e-12 * max(hi, 1.0)
-    ok = max(dist - hi, lo - dist, robot.l1 - math.sqrt(x * x + y * y)) <= tol
-    q = _closed_form1(robot, x, y, z, k, h)
-    legal = ok and _within1(q, lim)
-    if ok and not legal and fallback:
-        for kk, hh in ((k, -h), (-k, h), (-k, -h)):
-            alt = _closed_form1(robot, x, y, z, kk, hh)
-            if _within1(alt, lim):
-                q, legal = alt, True
-                break
-    if check:
-        if not legal:   # rare: let the batched path write the error message
-            return leg_ik(robot, torch.tensor([x, y, z], dtype=DTYPE)[None], leg=leg + 1, knee=knee, hip=hip,
-                          fallback=fallback)[0]
-        return torch.from_numpy(np.array(q))       # 3x cheaper than torch.tensor(q) for 3 floats
-    return IKResult(torch.from_numpy(np.array(q if ok else (math.nan,) * 3)), torch.tensor(ok), torch.tensor(legal))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -587,19 +499,16 @@ def robot_points(robot: Robot, pose: torch.Tensor, angles: torch.Tensor, order: 
 
 
 # ---------------------------------------------------------------------------------------------
-# 6. Numeric cross-checks: damped least squares on the Jacobian, and scipy's least_squares
+# 6. A numeric cross-check: damped least squares on the Jacobian
 # ---------------------------------------------------------------------------------------------
 
 def leg_jacobian(robot: Robot, angles: torch.Tensor) -> torch.Tensor:
-    """Geometric Jacobian d(foot)/d(theta) in the hip frame, shape (..., 3, 3).
-
-    Column i is z_{i} x (p - o_{i}) for the revolute axis of joint i: z_0 (hip), z_2 (shoulder,
-    after the fixed T_1^2), z_3 (knee) -- read straight off the DH frames.
-    """
+    """Geometric Jacobian d(foot)/d(theta) in the hip frame, shape (..., 3, 3): column i is
+    z_i x (p - o_i) for the axes z_0 (hip), z_2 (shoulder, after the fixed T_1^2), z_3 (knee)."""
     return _jacobian(leg_chain(robot, angles))
 
 
-def _jacobian(chain: torch.Tensor) -> torch.Tensor:
+def _jacobian(chain: torch.Tensor) -> torch.Tensor:   # from the DH frames of one FK pass
     foot = chain[..., 4, :3, 3]
     axes = chain[..., [0, 2, 3], :3, 2]
     origins = chain[..., [0, 2, 3], :3, 3]
@@ -670,41 +579,15 @@ def knee_flip_fraction(angles: torch.Tensor, converged: torch.Tensor, by: str = 
     return float((flipped & converged).sum() / converged.sum().clamp_min(1))
 
 
-def _fk_numpy(robot: Robot, q: np.ndarray) -> np.ndarray:
-    """Eq. (14) written out, numpy, one leg: the residual function scipy's solver calls."""
-    s1, c1 = math.sin(q[0]), math.cos(q[0])
-    a = robot.l2 * math.cos(q[1]) + robot.l3 * math.cos(q[1] + q[2])
-    b = robot.l2 * math.sin(q[1]) + robot.l3 * math.sin(q[1] + q[2])
-    return np.array([-robot.l1 * c1 + a * s1, -robot.l1 * s1 - a * c1, b])
-
-
-def least_squares_ik(robot: Robot, foot: Any, leg: int) -> np.ndarray:
-    """One target (3,) of leg `leg` (1-4) by scipy.optimize.least_squares (trust region reflective,
-    the solver inside ikpy), bounded by the joint limits and started from the crouch."""
-    from scipy.optimize import least_squares
-
-    _check_leg(leg)
-    target = np.asarray(foot, dtype=float)
-    lim = np.array(robot._leg_limits[leg - 1])  # type: ignore[attr-defined]
-    x0 = np.clip(crouch()[leg - 1].numpy(), lim[:, 0], lim[:, 1])
-    res = least_squares(lambda q: _fk_numpy(robot, q) - target, x0, bounds=(lim[:, 0], lim[:, 1]),
-                        xtol=1e-12, ftol=1e-12, gtol=1e-12)
-    return res.x
-
-
 # ---------------------------------------------------------------------------------------------
 # 7. A trot, the paper's Table 3 example, sampled targets, and the measurements behind the claims
 # ---------------------------------------------------------------------------------------------
 
 def trot(robot: Robot, n_frames: int = 48, stride: float = 0.08, lift: float = 0.04, height: float = 0.18,
          cycles: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Body poses (T, 6) and world feet (T, 4, 3) of a straight trot.
-
-    Diagonal pairs swing together: legs 1 & 3 (right back, left front) in the first half cycle,
-    legs 2 & 4 in the second -- the same pairs as eq. (17)'s knee rule. The body moves forward at a
-    steady `stride` per cycle; a stance foot stays planted; a swing foot moves `stride` forward on a
-    smooth-step path, `lift` high.
-    """
+    """Body poses (T, 6) and world feet (T, 4, 3) of a straight trot: legs 1 & 3 swing in the first
+    half cycle, 2 & 4 in the second (eq. 17's pairs); the body moves `stride` per cycle; a stance
+    foot stays planted, a swing foot moves `stride` forward on a smooth-step path, `lift` high."""
     check_number("n_frames", n_frames, low=2, integer=True)
     check_positive("cycles", cycles, integer=True)
     for name, value in (("stride", stride), ("lift", lift), ("height", height)):
@@ -728,16 +611,15 @@ def trot(robot: Robot, n_frames: int = 48, stride: float = 0.08, lift: float = 0
 
 
 def body_sweep(s: torch.Tensor, height: float = 0.17) -> torch.Tensor:
-    """Body poses (..., 6) along a closed path s in [0, 2 pi]: roll, yaw and pitch at 1, 2 and 3
-    cycles, with a small shift and bob, all within what the legs can follow with feet planted."""
+    """Body poses (..., 6) on a closed path s in [0, 2 pi]: roll, yaw, pitch at 1, 2, 3 cycles, shift, bob."""
     s = torch.as_tensor(s, dtype=DTYPE)
     return torch.stack([0.25 * torch.sin(s), 0.3 * torch.sin(2 * s), 0.2 * torch.sin(3 * s),
                         0.02 * torch.sin(s), height + 0.02 * torch.cos(2 * s), 0.015 * torch.cos(s)], -1)
 
 
-# The paper's Table 3, first example, as transcribed by a third party (UNVERIFIED): body at the
-# origin pitched by psi = -15 deg, feet fixed 0.65 m below the hips; theta1 has one magnitude on
-# legs 1 and 4 and the other on legs 2 and 3.
+# The paper's Table 3, first example, as transcribed by a third party (dpeyton8): body at the origin
+# pitched by psi = -15 deg, feet fixed 0.65 m below the hips; theta1 has one magnitude on legs 1 and 4
+# and the other on legs 2 and 3. Which pair gets which value is not in the transcription.
 TABLE3_PITCH_DEG = -15.0
 TABLE3_DEPTH_M = 0.65
 TABLE3_THETA1_DEG = (7.5883, 11.5735)
@@ -763,9 +645,9 @@ def table3_example(robot: Robot | None = None, pitch_deg: float = TABLE3_PITCH_D
 def table3_theta1_error_deg(angles: torch.Tensor) -> float:
     """Largest gap (deg) between |theta1| of legs {1, 4} and {2, 3} and the paper's two values.
 
-    The transcription does not say which value belongs to which pair, so the pairs are matched
-    in sorted order; a pair whose two legs disagree counts with its worse leg.
-    """
+    The transcription does not say which value belongs to which pair, so the pairs are matched in
+    sorted order (which pair is larger is our inference, tested separately); a pair whose two legs
+    disagree counts with its worse leg."""
     mag = torch.rad2deg(angles[..., 0].abs())
     pairs = torch.stack([mag[..., [0, 3]], mag[..., [1, 2]]], -2)        # (2 pairs, 2 legs)
     order = pairs.mean(-1).argsort()
@@ -805,13 +687,17 @@ def sample_in_limits(robot: Robot, n: int, seed: int = 0) -> tuple[torch.Tensor,
     return q, leg_fk(robot, q)
 
 
+def box_half_side(robot: Robot) -> float:
+    return robot.l1 + robot.l2 + robot.l3 + 0.02     # the sampled cube spans the whole reach, and more
+
+
 def sample_box(robot: Robot, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """n targets per leg uniform in a cube around the hip that spans the leg's reach, and whether
-    each is truly unreachable: no branch of the unchecked closed form puts the foot there (a test
-    independent of the reach formula). Returns (feet (n, 4, 3), unreachable (n, 4))."""
+    """n targets per leg uniform in the cube |x|, |y|, |z| <= L1 + L2 + L3 + 2 cm around the hip, and
+    whether each is truly unreachable: no branch of the unchecked closed form puts the foot there (a
+    test independent of the reach formula). Returns (feet (n, 4, 3), unreachable (n, 4))."""
     check_positive("n", n, integer=True)
     gen = seed_everything(seed)
-    r = robot.l1 + robot.l2 + robot.l3 + 0.02
+    r = box_half_side(robot)
     feet = (2 * torch.rand(n, 4, 3, generator=gen, dtype=DTYPE) - 1) * r
     miss = torch.stack([(leg_fk(robot, closed_form(robot, feet, k, h)) - feet).norm(dim=-1)
                         for k in (1.0, -1.0) for h in (1.0, -1.0)]).amin(0)
@@ -825,55 +711,16 @@ def d_only_unreachable(robot: Robot, foot: torch.Tensor) -> torch.Tensor:
     return d.abs() > 1 + 1e-12
 
 
-def _best_time(fn: Callable[[], T], repeats: int) -> tuple[float, T]:
-    """Fastest of `repeats` runs (the least disturbed by whatever else shares the machine), and
-    the result of the last one."""
-    best, out = math.inf, None
-    for _ in range(repeats):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        out = fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t0)
-    return best, out  # type: ignore[return-value]
-
-
-def timing(robot: Robot | None = None, n_single: int = 200, n_scipy: int = 30, n_batch: int = 2000,
-           repeats: int = 5, leg: int = 2, seed: int = 0) -> dict[str, float]:
-    """Seconds per target (best of `repeats`, on the CPU) for: our closed form one target per call
-    (the scalar path), the torch path one target per call (a (1, 3) batch: the naive way), the torch
-    path batched, and scipy's least_squares one target per call, on the same random targets."""
-    for name, value in (("n_single", n_single), ("n_scipy", n_scipy), ("n_batch", n_batch), ("repeats", repeats)):
-        check_positive(name, value, integer=True)
-    _, feet = sample_reachable(robot or Robot(), max(n_single, n_batch, n_scipy), seed=seed)
-    robot = robot or Robot()
-    targets = feet[:, leg - 1]
-    rows = list(targets[:n_single])
-    batch_rows = [t[None] for t in rows[:max(1, n_single // 4)]]        # ~1 ms each: fewer suffice
-    batch = targets[:n_batch].clone()
-    t_single, _ = _best_time(lambda: [leg_ik(robot, t, leg=leg) for t in rows], repeats)
-    t_torch1, _ = _best_time(lambda: [leg_ik(robot, t, leg=leg) for t in batch_rows], max(2, repeats // 2))
-    t_batch, _ = _best_time(lambda: leg_ik(robot, batch, leg=leg), 3 * repeats)
-    scipy_targets = targets[:n_scipy].numpy()
-    t_scipy, _ = _best_time(lambda: [least_squares_ik(robot, t, leg) for t in scipy_targets], max(2, repeats // 2))
-    return {"single_s": t_single / n_single, "torch_single_s": t_torch1 / len(batch_rows),
-            "batched_s": t_batch / n_batch, "scipy_s": t_scipy / n_scipy}
-
-
-def run(n_targets: int = 2000, n_numeric: int = 250, seed: int = 0, repeats: int = 5,
-        robot: Robot | None = None, device: torch.device | str | None = None,
-        n_scipy: int = 30) -> dict[str, float]:
+def run(n_targets: int = 2000, n_numeric: int = 250, seed: int = 0,
+        robot: Robot | None = None, device: torch.device | str | None = None) -> dict[str, float]:
     """Every measurement behind the claims, as plain floats.
 
     `n_targets` random targets per leg for the closed-form checks; the first `n_numeric` of them per
-    leg for the (much slower) numeric IK; `n_scipy` single targets for scipy's solver; then the
-    rotation order, planted feet during a body sweep, a trot and the paper's Table 3 example.
+    leg for the (much slower) numeric IK; then the rotation order, planted feet during a body
+    sweep, a trot and the paper's Table 3 example. No timings: those are bench/ik_timing.py's.
     """
     robot = robot or Robot()
     check_positive("n_numeric", n_numeric, integer=True)
-    check_positive("repeats", repeats, integer=True)
     dev = torch.device(device) if device is not None else default_device()
     angles, feet = sample_reachable(robot, n_targets, seed, device=dev)
 
@@ -924,7 +771,6 @@ def run(n_targets: int = 2000, n_numeric: int = 250, seed: int = 0, repeats: int
     q_trot = body_ik(robot, poses, trot_feet)                             # raises if no legal solution
     trot_err = (robot_points(robot, poses, q_trot)[..., 3, :] - trot_feet).norm(dim=-1)
 
-    times = timing(robot, repeats=repeats, n_scipy=n_scipy, seed=seed)
     return {
         "n_targets": 4 * n_targets,
         "fk_ik_max_error_m": float(fk_err.max()),
@@ -934,6 +780,7 @@ def run(n_targets: int = 2000, n_numeric: int = 250, seed: int = 0, repeats: int
         "paper_branch_only_solved_fraction": float(only_paper.double().mean()),
         "unreachable_flagged_fraction": float((flagged & truly_out).sum() / n_out),
         "d_only_flagged_fraction": float((d_only_unreachable(robot, box) & truly_out).sum() / n_out),
+        "reach_cube_half_side_m": box_half_side(robot),
         "false_alarm_fraction": float((flagged & ~truly_out).sum() / (~truly_out).sum().clamp_min(1)),
         "numeric_converged_fraction": float(num.converged.double().mean()),
         "numeric_agreement_fraction": float(((diff < 1e-6) & num.converged).sum() / n_conv),
@@ -950,11 +797,4 @@ def run(n_targets: int = 2000, n_numeric: int = 250, seed: int = 0, repeats: int
         "trot_max_foot_error_m": float(trot_err.max()),
         "table3_theta1_max_error_deg": table3_theta1_error_deg(table3_example()),
         "table3_printed_eq15_error_deg": table3_theta1_error_deg(table3_example(eq15="printed")),
-        "single_call_us": 1e6 * times["single_s"],
-        "torch_single_call_us": 1e6 * times["torch_single_s"],
-        "batched_us": 1e6 * times["batched_s"],
-        "scipy_us": 1e6 * times["scipy_s"],
-        "single_call_speedup": times["scipy_s"] / times["single_s"],
-        "torch_single_call_speedup": times["scipy_s"] / times["torch_single_s"],
-        "batched_speedup": times["scipy_s"] / times["batched_s"],
     }

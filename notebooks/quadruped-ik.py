@@ -37,6 +37,7 @@ import paperclub
 from minimal_impls import quadruped_ik as qik
 
 torch.set_num_threads(1)  # thousands of tiny 3x3 and 4x4 problems: more threads only add overhead
+S = paperclub.seed()      # 0 for the page; 1-4 when `paperclub sweep` re-runs it: every random draw follows
 robot = qik.Robot()
 paper = qik.paper_robot()
 print("our robot (Spot Micro): ", robot)
@@ -45,11 +46,12 @@ LEGS = [f"{i + 1} {name}" for i, name in enumerate(qik.LEG_NAMES)]
 
 # %% [markdown]
 # Every number this notebook reports comes from one call. It draws 2,000 random targets per leg
-# for each check, runs the numeric solver on the first 250 per leg, times the closed form against
-# scipy's `least_squares`, and runs the body sweep, the trot and the paper's Table 3 example.
+# for each check, runs the numeric solver on the first 250 per leg, and runs the body sweep, the
+# trot and the paper's Table 3 example. (No timings: they depend on the machine. `bench/ik_timing.py`
+# times the closed form against scipy's `least_squares`; the site's Performance page reports it.)
 
 # %%
-results = qik.run(n_targets=2000, n_numeric=250, seed=0, repeats=5, n_scipy=30)
+results = qik.run(n_targets=2000, n_numeric=250, seed=S)
 for key, value in results.items():
     print(f"{key:36s} {value:.4g}")
 
@@ -104,8 +106,7 @@ plt.show()
 # %% [markdown]
 # With eq. (17)'s knee rule (legs 1 and 3 take $-\sqrt{1-D^2}$, legs 2 and 4 take $+\sqrt{1-D^2}$)
 # and these hip frames, the front knees bend backwards and the hind knees forwards: front and hind
-# legs are mirror images, as in a dog. (Whether the paper's own robot looks like this depends on
-# its leg figure, which we could not check.)
+# legs are mirror images, as in a dog.
 #
 # ## 2. Rotations do not commute: the order in eq. (4) is part of the model
 #
@@ -148,7 +149,7 @@ plt.show()
 # Sampling 40,000 joint-angle triples inside the limits shows where leg 2's foot can go.
 
 # %%
-g = torch.Generator().manual_seed(0)
+g = torch.Generator().manual_seed(S)
 lim = robot.limits()[1]                                          # leg 2, right front
 q = lim[:, 0] + (lim[:, 1] - lim[:, 0]) * torch.rand(40000, 3, generator=g, dtype=torch.float64)
 ws = qik.leg_fk(robot, q).numpy()
@@ -284,15 +285,17 @@ plt.show()
 paperclub.record("unreachable_flagged_fraction", results["unreachable_flagged_fraction"])
 paperclub.record("d_only_flagged_fraction", results["d_only_flagged_fraction"])
 paperclub.record("false_alarm_fraction", results["false_alarm_fraction"])
+paperclub.record("reach_cube_half_side_m", results["reach_cube_half_side_m"])
 
 # %% [markdown]
 # ## 7. The paper's own example: Table 1's robot, Table 3's first pose
 #
-# The paper's robot (Table 1, as transcribed by a third party; **unverified**): $L = 1$ m,
-# $W = 0.4$ m, $L_1 = 0.1$ m, $L_2 = L_3 = 0.4$ m. Its Table 3, first example (same source): the body at
-# the origin pitched by $\psi = -15°$, the feet fixed 0.65 m below the hips; the paper lists
-# $|\theta_1| = 7.5883°$ on one pair of legs and $11.5735°$ on the other. Only these $\theta_1$
-# values were transcribed, so the $\theta_2$, $\theta_3$ columns below are ours, not the paper's.
+# The paper's robot (its Table 1): $L = 1$ m, $W = 0.4$ m, $L_1 = 0.1$ m, $L_2 = L_3 = 0.4$ m. Its
+# Table 3, first example (from a third-party transcription): the body at the origin pitched by
+# $\psi = -15°$, the feet fixed 0.65 m below the hips; the paper lists $|\theta_1| = 7.5883°$ on one
+# pair of legs, {1, 4}, and $11.5735°$ on the other, {2, 3}, without (in the transcription) saying which
+# pair has which. Only these $\theta_1$ values were transcribed, so the $\theta_2$, $\theta_3$ columns
+# below are ours, not the paper's.
 
 # %%
 t3 = qik.table3_example()
@@ -304,10 +307,11 @@ paperclub.record("table3_theta1_max_error_deg", results["table3_theta1_max_error
 paperclub.record("table3_printed_eq15_error_deg", results["table3_printed_eq15_error_deg"])
 
 # %% [markdown]
-# The pairs come out as legs {1, 4} (the back legs, $|\theta_1| = 7.5883°$) and {2, 3} (the front
-# legs, $11.5735°$): the nose goes down, the front hips come closer to their feet, and the hip
-# offset $L_1$ takes a larger angle. That the pairs are {1, 4} and {2, 3} is what the numbering of
-# eqs. (6)–(9) predicts.
+# The pairs come out as legs {1, 4} and {2, 3}, as the numbering of eqs. (6)–(9) predicts. Which pair
+# gets which value is **our inference**: with $\psi = -15°$ the nose goes down, the front hips come
+# closer to their feet and the hip offset $L_1$ takes the larger angle, 11.5735°. With the nose up
+# ($\psi = +15°$) the back legs would get it and the match, made in sorted order, would be as good;
+# so the match supports the magnitudes, not the assignment (tested both ways).
 #
 # ## 8. Tilting and turning the body with the feet planted, and a trot
 #
@@ -389,7 +393,7 @@ print(f"unwrapped angles reach {results['unwrapped_max_abs_angle_rad']:.0f} rad;
 print(f"knee flips: by the sine {results['unclamped_knee_flip_fraction']:.1%}, by the raw sign of the "
       f"wound angle {results['raw_sign_knee_flip_fraction']:.1%}, with limits {results['clamped_knee_flip_fraction']:.1%}")
 # The same experiment on leg-sized samples, drawn: how far the angles wind, and what each count says.
-_, some_feet = qik.sample_reachable(robot, 250, seed=0)
+_, some_feet = qik.sample_reachable(robot, 250, seed=S)
 wound = qik.numeric_ik(robot, some_feet, clamp=False, wrap=False)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
 axes[0].hist(wound.angles[..., 2].flatten().numpy(), bins=60, color="tab:gray")
@@ -420,38 +424,6 @@ paperclub.record("numeric_agreement_fraction", results["numeric_agreement_fracti
 paperclub.record("numeric_same_branch_max_diff_rad", results["numeric_same_branch_max_diff_rad"])
 
 # %% [markdown]
-# ## 10. Speed: the closed form against scipy's `least_squares`
-#
-# scipy's bounded `least_squares` (the solver inside ikpy) on the same targets and limits, one
-# target per call. Ours three ways: one target per call on the scalar path (plain `math`), one
-# target per call through the batched torch code (each torch operation costs microseconds of
-# overhead), and 2,000 targets in one batched call. Times are per target, best of 5 repeats; on a
-# shared machine they vary up to about 3× from run to run, so the claims ask for 100×, not the measured figure.
-
-# %%
-labels = ["closed form\n1 per call", "torch code\n1 per call", "closed form\nbatched", "scipy\nleast_squares"]
-times = [results["single_call_us"], results["torch_single_call_us"], results["batched_us"], results["scipy_us"]]
-fig, ax = plt.subplots(figsize=(9, 5.2))
-bars = ax.bar(labels, times, color=["tab:blue", "tab:gray", "tab:cyan", "tab:orange"])
-ax.bar_label(bars, labels=[f"{v:.3g} µs" for v in times], fontsize=14)
-ax.set_yscale("log")
-ax.set_ylim(0.1, 3e5)
-ax.set_ylabel("µs per target (best of 5)", fontsize=15)
-ax.tick_params(labelsize=13)
-ax.set_title(f"One call: {results['single_call_speedup']:.0f}× faster than scipy; "
-             f"batched: {results['batched_speedup']:.0f}×", fontsize=16)
-fig.tight_layout()
-paperclub.savefig(fig, "speed")
-plt.show()
-paperclub.record("single_call_us", results["single_call_us"])
-paperclub.record("torch_single_call_us", results["torch_single_call_us"])
-paperclub.record("batched_us", results["batched_us"])
-paperclub.record("scipy_us", results["scipy_us"])
-paperclub.record("single_call_speedup", results["single_call_speedup"])
-paperclub.record("torch_single_call_speedup", results["torch_single_call_speedup"])
-paperclub.record("batched_speedup", results["batched_speedup"])
-
-# %% [markdown]
 # ## Take-aways
 #
 # * The closed form inverts the DH chain to rounding error on every leg, and the paper's Table 3
@@ -461,5 +433,5 @@ paperclub.record("batched_speedup", results["batched_speedup"])
 #   shoulder) does not cover every legal pose. Let the caller choose, fall back before failing.
 # * Never answer an unreachable target with a clamped pose: flag it, and test both reach conditions.
 # * Rotation order and angle wrapping are conventions with consequences; tests catch both.
-# * Batched or one at a time, the closed form is orders of magnitude faster than an optimiser, if
-#   the single-target path avoids per-call framework overhead.
+# * Speed is not measured here: a timing is a property of the machine, not of the paper (see the
+#   site's Performance page, made by `bench/ik_timing.py`).
