@@ -674,6 +674,8 @@ print(f"labelled GIF for the slides: {len(slide_gif) / 1024:.0f} kB")
 # * **Relighting** with the paper's Lambertian model, fitted the authors' way, cuts the error of
 #   moved objects against a truth it cannot fake, and only with a fitted light; it cannot move
 #   highlights or contact shadows, which is what the paper's diffusion refinement is for.
+# * **Refinement** keeps the physics only because of the fusion schedule: plain SDEdit lets a
+#   model that believes nothing moves drag the objects back; Algorithm 1's fusion keeps them.
 
 # %%
 print(f"notebook CPU time: {time.process_time() - t_start:.1f} s")
