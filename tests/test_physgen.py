@@ -52,15 +52,18 @@ def test_claim_segmentation_and_primitives(scene: pg.Scene, perception: pg.Perce
     match, _ = pg.match_objects(perception.masks, scene.masks)
     assert sorted(match.tolist()) == list(range(len(scene.objects)))     # one mask per object
     assert claim("physgen", "seg_iou_mean").holds(seg_score(perception.masks, scene.masks))
-    assert [p.kind for p in perception.primitives] == [scene.objects[j].kind for j in match]
+    primitive_kinds_correct = [p.kind for p in perception.primitives] == [scene.objects[j].kind for j in match]
+    assert claim("physgen", "primitive_kinds_correct").holds(primitive_kinds_correct)
     assert perception.colors == ["blue", "magenta", "cyan", "purple"]
     assert [m.name for m in perception.materials] == ["wooden crate", "rubber ball", "glass marble", "steel block"]
     # the control: without an object list, every colour is an "object" (the pagoda, the trees...)
     everything = pg.segment(scene.image, prompt=tuple(name for name, _, _ in pg.HUE_NAMES))
-    assert not claim("physgen", "seg_iou_mean").holds(seg_score(everything, scene.masks))
+    seg_iou_every_colour = seg_score(everything, scene.masks)
+    assert not claim("physgen", "seg_iou_mean").holds(seg_iou_every_colour)
     # and the circle rule matters: at IoU >= 0.99 a ball becomes a box
     strict = [pg.fit_primitive(m, circle_iou=0.99).kind for m in perception.masks]
-    assert strict != [scene.objects[j].kind for j in match]
+    primitive_kinds_strict_rule = strict == [scene.objects[j].kind for j in match]
+    assert not claim("physgen", "primitive_kinds_correct").holds(primitive_kinds_strict_rule)
 
 
 def test_fit_primitive_recovers_circle_and_rotated_box() -> None:
@@ -164,7 +167,8 @@ def test_claim_pushes_give_the_outcomes_kinematics_predicts(result: pg.RunResult
                                                                                       ro.pushes[0].force[1])), size)
         for ro in result.rollouts.values())
     assert not claim("physgen", "hits_match_kinematics").holds(hits_match_kinematics_mirrored)
-    assert not claim("physgen", "distinct_first_hits").holds(len({hits["push left"]}))   # push ignored
+    distinct_first_hits_push_ignored = len({hits["push left"]})                 # one outcome for every push
+    assert not claim("physgen", "distinct_first_hits").holds(distinct_first_hits_push_ignored)
     for ro in result.rollouts.values():                                    # the struck body moves away
         moved = ro.trajectory.pos[-1, ro.first_hit, 0] - ro.trajectory.pos[0, ro.first_hit, 0]
         assert np.sign(moved) == np.sign(ro.pushes[0].force[0]) and abs(moved) > 0.2
@@ -207,7 +211,8 @@ def test_claim_relighting_beats_moving_pixels_but_not_with_a_frontal_light(scene
     assert claim("physgen", "relight_error_ratio").holds(relit / naive)
     frontal = dataclasses.replace(result.perception, light=np.array([0.0, 0.0, np.linalg.norm(result.perception.light)]))
     relit_f, _ = relight_errors(scene, result, truth, perception=frontal)
-    assert not claim("physgen", "relight_error_ratio").holds(relit_f / naive)
+    relight_error_ratio_frontal = relit_f / naive
+    assert not claim("physgen", "relight_error_ratio").holds(relight_error_ratio_frontal)
 
 
 def test_true_frames_are_not_the_relighters_model(scene: pg.Scene, perception: pg.Perception) -> None:
@@ -266,7 +271,8 @@ def test_claim_fusion_keeps_the_foreground_and_plain_sdedit_does_not() -> None:
 def test_mistake_speculative_restitution() -> None:
     """Bouncing as soon as a gap *can* close within the step turns the ball round above the floor."""
     assert claim("physgen", "bounce_apex_max_error").holds(max_apex_error())
-    assert not claim("physgen", "bounce_apex_max_error").holds(max_apex_error(restitution_at="speculative"))
+    bounce_apex_error_speculative = max_apex_error(restitution_at="speculative")
+    assert not claim("physgen", "bounce_apex_max_error").holds(bounce_apex_error_speculative)
 
 
 @pytest.mark.parametrize("rule", ["mean", "object only"])
@@ -276,8 +282,10 @@ def test_mistake_friction_combination(monkeypatch: pytest.MonkeyPatch, rule: str
     The 2/3 rolling test cannot see it: the final rolling speed does not depend on mu.
     """
     wrong = {"mean": lambda a, b: (a + b) / 2, "object only": lambda a, b: a + 0 * b}[rule]
+    assert claim("physgen", "slide_stop_error").holds(abs(rb.slide()["rel_error"]))       # the product rule
     monkeypatch.setattr(rb, "combine", wrong)
-    assert not claim("physgen", "slide_stop_error").holds(abs(rb.slide()["rel_error"]))
+    slide_stop_error_mean_rule = abs(rb.slide()["rel_error"])        # (or the object's mu only)
+    assert not claim("physgen", "slide_stop_error").holds(slide_stop_error_mean_rule)
     car = pg.car_scene()
     assert not claim("physgen", "car_traj_error_px").holds(float(np.abs(car["x"] - car["exact"]).max()))
     assert claim("physgen", "rolling_ratio_error").holds(abs(rb.rolling()["speed_ratio"] - 2 / 3))   # blind
