@@ -491,8 +491,9 @@ paperclub.record("speed_mae_single_frame", sp_one.score)
 paperclub.record("speed_mae_ratio_single_frame", sp_conv.score / sp_one.score)
 
 # %% [markdown]
-# Four freeform pixels read four times estimate the speed with about half the error of four boxes
-# (a row of four columns along the road), and both are far better than guessing the mean. The learned
+# Four freeform pixels read four times estimate the speed with less error than four boxes (a row
+# of four columns along the road; how much less moves with the seed), and both are far better than
+# guessing the mean. The learned
 # masks are combs of small windows over both lanes: as the car slides past, each reading rises and
 # falls with a rhythm set by its speed, and differences of consecutive readings expose that rhythm.
 # A box only changes when the car crosses its edge, which a slow car may never do in four frames.
