@@ -12,44 +12,22 @@ layer*, computed by light, for free); a small network on a microcontroller is th
 *electronic layer*). Training the two together on images from an ordinary camera gives the
 shapes of the masks, which are then printed and put in front of the photodetectors.
 
-Read it top to bottom, in the paper's order:
+Read it top to bottom, in the paper's order: 0. the data the training camera records (a room
+seen from above, count the people; a road, a car's speed from pixels read over consecutive
+frames); 1. the optical layer (eq. 1 discretised, masks kept in [0, 1] by a sigmoid, optional
+binarisation, a photodetector); 2. the electronic layer (a small MLP on the K readings); 3. the
+minimalist camera, trained end to end; 4. the baselines (K boxes, random blob masks, a small
+full-resolution CNN); 5. training, with optional early stopping; 7. bits per frame; 8. misaligned
+masks and the one-off recalibration. (6., the privacy attacker, is `freeform_privacy.py`.)
 
-0. the data the training camera records: a room seen from above (count the people) and a road
-   (the speed of a car, from pixels read over consecutive frames);
-1. the optical layer: freeform pixels (eq. 1 discretised), masks kept in [0, 1] by a sigmoid,
-   optional binarisation for printing, and a photodetector with read noise and an ADC;
-2. the electronic layer: a small MLP on the K readings;
-3. the minimalist camera = optical layer + electronic layer, trained end to end;
-4. the baselines: K conventional pixels (boxes: the image averaged over K blocks), fixed random
-   blob masks (the fair control) and a full-resolution CNN as a reference;
-5. training and evaluation (`train`);
-6. the privacy check: a decoder trained to reconstruct the scene from the readings;
-7. bits per frame against a VGA camera;
-8. manufacturing: misaligned or blurred masks, and the one-off recalibration.
-
-What this toy keeps
-- eq. (1) on a pixel grid: pixel k reads m_k = sum(M_k ⊙ I), linear in the scene, with
-  M_k in [0, 1] (a transmittance: a mask can only block light, never add it or go negative).
-- Masks and network trained jointly by backprop, the camera being the network's first layer.
-- A photodetector model: photo-electrons with shot noise (variance = the count, so a mask that
-  collects more light reads more precisely) and read noise, a gain set so a white scene reads full
-  scale, and an n-bit ADC (rounded with a straight-through gradient). The authors' code has read and
-  quantisation noise; shot noise is our addition.
-- Manufacturing: binary masks, a minimum feature size (no single-cell islands), misalignment and
-  blur of the mounted masks, and the one-off calibration that absorbs part of them.
-- Two tasks in the spirit of the paper's prototypes (indoor monitoring, traffic), K ~ 1-16 pixels,
-  against conventional pixels of the same count and a small full-resolution CNN.
-- The privacy argument as an experiment: how well can a decoder rebuild the scene from K readings?
-
-What it drops
-- Real optics and hardware: no lens, no mask-to-detector geometry, no vignetting, no spectral
-  response, no solar harvesting, no wireless link. Masks live on the image grid; misalignment and
-  blur are simulated on that grid.
-- Real data: 32×32 grey scenes rendered in code (a scikit-image texture, blobs for people,
-  boxes for cars), thousands of frames instead of the paper's recorded footage.
-- The paper's exact tasks (workspace monitoring, room lighting, traffic flow) and networks.
-- Binarised masks are this toy's addition (asked for by the club, for cheap binary printing);
-  they are not a result we could check against the paper.
+Kept: eq. (1) on a grid with M_k in [0, 1] (a mask only blocks light); masks and network trained
+jointly; a photodetector with shot noise (our addition: a mask that collects more light reads
+more precisely), read noise, a gain that sets white to full scale and an n-bit ADC (the authors'
+code has read and quantisation noise); manufacturing (binary masks, a minimum feature size,
+misalignment, blur); two tasks in the spirit of the prototypes, K ~ 1-16.
+Dropped: real optics and hardware (no lens, mask-to-detector geometry, vignetting, spectral
+response, solar harvesting, radio); real footage (32×32 grey scenes rendered in code); the paper's
+exact tasks and networks. Binarised masks are the club's question, not a result of the paper.
 """
 from __future__ import annotations
 
@@ -132,13 +110,15 @@ def _room_lights(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor
     return gain, slope, angle
 
 
-def make_room(n: int, size: int = ROOM_SIZE, seed: int = 0,
-              empty: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def make_room(n: int, size: int = ROOM_SIZE, seed: int = 0, empty: bool = False,
+              constant_light: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` independent frames of the room with 0-5 people (uniform) -> (images, counts).
 
     People stand on a jittered 6×6 grid of spots on the floor, one person per spot, so two
     people never merge into one blob (counting merged blobs is a different, harder task).
     ``empty=True`` renders the same frames (same light) with everybody removed.
+    ``constant_light=True`` fixes the light (gain 0.9, no ramp): the ablation that asks how much
+    of the learned masks' lead is light normalisation rather than spatial selectivity.
     """
     check_number("n", n, low=1, integer=True)
     g = torch.Generator().manual_seed(seed)
@@ -148,7 +128,10 @@ def make_room(n: int, size: int = ROOM_SIZE, seed: int = 0,
     pick = torch.rand(n, 36, generator=g).argsort(dim=1)[:, :MAX_PEOPLE]  # distinct spots per frame
     centres = spots[pick] + torch.rand(n, MAX_PEOPLE, 2, generator=g) * 2 - 1
     present = (torch.arange(MAX_PEOPLE)[None, :] < counts[:, None]) & (not empty)
-    return render_room(centres, present.float(), *_room_lights(n, g), size=size), counts
+    gain, slope, angle = _room_lights(n, g)
+    if constant_light:
+        gain, slope = torch.full_like(gain, 0.9), torch.zeros_like(slope)
+    return render_room(centres, present.float(), gain, slope, angle, size=size), counts
 
 
 def room_walk(n_frames: int = 48, n_people: int = 3, size: int = ROOM_SIZE,
@@ -588,13 +571,14 @@ class Data:
 
     @property
     def frames(self) -> int:
-        return 1 if self.task == "count" else self.x_train.shape[1]
+        return 1 if self.x_train.dim() == 3 else self.x_train.shape[1]     # (N, H, W): one frame
 
 
-def make_data(task: Task = "count", n_train: int = 3000, n_test: int = 1000, seed: int = 0) -> Data:
+def make_data(task: Task = "count", n_train: int = 3000, n_test: int = 1000, seed: int = 0,
+              constant_light: bool = False) -> Data:
     """Render a task's train and test sets with different seeds (no frame is in both)."""
     check_choice("task", task, ("count", "speed"))
-    maker = make_room if task == "count" else make_road
+    maker = functools.partial(make_room, constant_light=constant_light) if task == "count" else make_road
     x_tr, y_tr = maker(n_train, seed=2 * seed)
     x_te, y_te = maker(n_test, seed=2 * seed + 1)
     return Data(task, x_tr, y_tr, x_te, y_te)
@@ -608,6 +592,7 @@ class Result:
     score: float
     metric: str
     losses: list[float] = field(default_factory=list)
+    val_scores: list[float] = field(default_factory=list)    # per epoch, with early stopping
 
 
 def build(task: Task, pixels: Pixels, k: int, shape: tuple[int, int], frames: int = 1,
@@ -676,7 +661,8 @@ def train(task: Task = "count", pixels: Pixels = "freeform", k: int = 4, *, data
           binarize: Binarize = "none", epochs: int = 30, batch_size: int = 128, lr: float = 3e-3,
           mask_lr: float = 0.1, photons: float | None = PHOTONS, bits: int | None = 12,
           masks: torch.Tensor | None = None, feature: int = 1, width: int = 8, mask_jitter: int = 0,
-          noise_after_gain: bool = False, n_train: int = 3000, n_test: int = 1000, seed: int = 0) -> Result:
+          noise_after_gain: bool = False, n_train: int = 3000, n_test: int = 1000, seed: int = 0,
+          val_fraction: float = 0.0, patience: int = 8) -> Result:
     """Train one camera end to end and score it on the test set.
 
     The masks get their own, larger learning rate: theta lives in logit units, where a step of
@@ -685,7 +671,9 @@ def train(task: Task = "count", pixels: Pixels = "freeform", k: int = 4, *, data
     network behind given masks (the random-blob control). With ``binarize='anneal'`` the sigmoid
     temperature falls geometrically from 1 to 0.02. ``mask_jitter=j`` shifts the masks by a random
     -j..j cells every batch, so the design tolerates misalignment (the authors' code blurs the
-    masks for the same purpose).
+    masks for the same purpose). ``val_fraction > 0`` holds out that share of the training frames
+    and stops early, as the authors train: after ``patience`` epochs without a better validation
+    score it stops and restores the best epoch (``epochs`` is then a ceiling).
     """
     check_choice("task", task, ("count", "speed"))
     check_choice("pixels", pixels, PIXELS)
@@ -696,6 +684,7 @@ def train(task: Task = "count", pixels: Pixels = "freeform", k: int = 4, *, data
     check_number("epochs", epochs, low=1, integer=True)
     check_number("batch_size", batch_size, low=2, integer=True)
     check_number("mask_jitter", mask_jitter, low=0, integer=True)
+    check_number("val_fraction", val_fraction, low=0, high=0.5)
     if bits is not None:
         check_number("bits", bits, low=1, high=24, integer=True)
     for name, value in (("mask_lr", mask_lr), ("lr", lr)):
@@ -710,17 +699,25 @@ def train(task: Task = "count", pixels: Pixels = "freeform", k: int = 4, *, data
         raise ValueError(f"data: expected a {task!r} data set, got one for {data.task!r}")
     gen = seed_everything(seed)
     dev = device()
+    x_fit, y_fit = data.x_train, data.y_train
+    if val_fraction:
+        order = torch.randperm(len(x_fit), generator=gen)
+        n_val = int(round(val_fraction * len(x_fit)))
+        x_val, y_val = x_fit[order[:n_val]], y_fit[order[:n_val]]
+        x_fit, y_fit = x_fit[order[n_val:]], y_fit[order[n_val:]]
     model = build(task, pixels, k, data.shape, data.frames, binarize, photons, bits, masks=masks,
                   feature=feature, width=width, noise_after_gain=noise_after_gain).to(dev)
     optics = getattr(model, "optics", None)
     thetas = [p for n, p in model.named_parameters() if n.endswith("theta")]
     rest = [p for n, p in model.named_parameters() if not n.endswith("theta")]
     opt = torch.optim.Adam([{"params": rest, "lr": lr}, {"params": thetas, "lr": mask_lr}])
-    n = len(data.x_train)
+    n = len(x_fit)
     steps = epochs * ((n + batch_size - 1) // batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[lr, mask_lr], total_steps=steps,
                                                 pct_start=0.15)
     losses: list[float] = []
+    val_scores: list[float] = []
+    best: tuple[float, int, dict] | None = None
     for epoch in range(epochs):
         if binarize == "anneal":
             optics.tau = 0.02 ** (epoch / max(epochs - 1, 1))
@@ -731,82 +728,29 @@ def train(task: Task = "count", pixels: Pixels = "freeform", k: int = 4, *, data
                 continue
             if mask_jitter and isinstance(optics, Optics):
                 optics.shift = tuple(torch.randint(-mask_jitter, mask_jitter + 1, (2,), generator=gen).tolist())
-            loss = _loss(task, model(data.x_train[idx].to(dev)), data.y_train[idx].to(dev))
+            loss = _loss(task, model(x_fit[idx].to(dev)), y_fit[idx].to(dev))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             total += loss.item() * len(idx)
         losses.append(total / n)
+        if val_fraction:
+            val_scores.append(evaluate(model, x_val, y_val, task, seed=seed + 77))
+            better = val_scores[-1] if task == "count" else -val_scores[-1]     # accuracy up, MAE down
+            if best is None or better > best[0]:
+                best = (better, epoch, {key: v.detach().clone() for key, v in model.state_dict().items()})
+            elif epoch - best[1] >= patience:
+                break
+    if best is not None:
+        model.load_state_dict(best[2])
     if isinstance(optics, Optics):
         optics.shift = (0, 0)
     if mask_jitter:
         # batch norm saw a different shift in every batch; calibrate once for the mounted masks
         recalibrate(model, data.x_train)
-    score = evaluate(model, data.x_test, data.y_test, task, hard=binarize == "anneal")
-    return Result(model, score, "accuracy" if task == "count" else "mae", losses)
-
-
-# ---------------------------------------------------------------------------------------------
-# 6. Privacy: how much of the scene can a decoder rebuild from what the camera sends?
-# ---------------------------------------------------------------------------------------------
-
-@dataclass
-class Reconstruction:
-    decoder: nn.Module
-    images: torch.Tensor     # reconstructions of the test scenes, (N, H, W)
-    mse: float               # per-pixel mean squared error on the test scenes
-    person_mse: float        # the same error on the ``focus`` pixels (where the people are)
-
-
-@torch.no_grad()
-def camera_readings(model: MinimalistCamera, scenes: torch.Tensor, seed: int = 4321) -> torch.Tensor:
-    """What the camera sends for each scene (with sensor noise): (N, K·T), on the CPU."""
-    model.eval()
-    dev = next(model.parameters()).device
-    torch.manual_seed(seed)
-    return torch.cat([model.readings(x.to(dev)).flatten(1) for x in scenes.split(1024)]).cpu()
-
-
-def train_decoder(r_train: torch.Tensor, x_train: torch.Tensor, r_test: torch.Tensor,
-                  x_test: torch.Tensor, focus: torch.Tensor | None = None, epochs: int = 20,
-                  hidden: int = 256, seed: int = 0) -> Reconstruction:
-    """Fit an attacker: an MLP from readings (N, D) to the scene (N, H, W), trained with MSE on
-    the training scenes, and score it on unseen scenes. ``focus`` (N, H, W, bool) marks the pixels
-    that matter for privacy (where the people are); the error there is ``person_mse``.
-
-    This attacker is strong: it has thousands of scenes paired with the camera's readings, which
-    an eavesdropper on the wireless link would not.
-    """
-    check_shape("x_train", x_train, (r_train.shape[0], None, None))
-    check_shape("x_test", x_test, (r_test.shape[0],) + tuple(x_train.shape[1:]))
-    if focus is not None:
-        check_shape("focus", focus, tuple(x_test.shape))
-    if r_test.shape[1] != r_train.shape[1]:
-        raise ValueError(f"r_test: expected {r_train.shape[1]} readings per scene like r_train, "
-                         f"got {r_test.shape[1]}")
-    gen = seed_everything(seed)
-    dev = device()
-    h, w = x_train.shape[1:]
-    decoder = nn.Sequential(nn.BatchNorm1d(r_train.shape[1]), nn.Linear(r_train.shape[1], hidden),
-                            nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                            nn.Linear(hidden, h * w)).to(dev)
-    opt = torch.optim.Adam(decoder.parameters(), lr=2e-3)
-    for _ in range(epochs):
-        decoder.train()
-        for idx in torch.randperm(len(r_train), generator=gen).split(128):
-            if len(idx) < 2:
-                continue
-            loss = F.mse_loss(decoder(r_train[idx].to(dev)), x_train[idx].flatten(1).to(dev))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    decoder.eval()
-    with torch.no_grad():
-        rec = decoder(r_test.to(dev)).cpu().reshape(-1, h, w)
-    err = (rec - x_test) ** 2
-    person = err.mean().item() if focus is None else (err * focus).sum().item() / max(focus.sum().item(), 1)
-    return Reconstruction(decoder, rec, err.mean().item(), person)
+    score = evaluate(model, data.x_test, data.y_test, task, hard=binarize == "anneal", seed=1234 + seed)
+    return Result(model, score, "accuracy" if task == "count" else "mae", losses, val_scores)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ bottom, in the order of the paper's pipeline (Fig. 2):
 1. perception (Sec. 3.1): masks, circle or box, mass/friction/elasticity, normals, shading, light;
 2. image-space dynamics (Sec. 3.2, Eq. 1-2), run by `minimal_impls.rigid_body` (Pymunk in the
    paper): the push, a kinematic cross-check, and the authors' released `car` scene;
-3. rendering (Sec. 3.3): inpaint, warp each object to its simulated pose, relight, composite.
+3. rendering (Sec. 3.3): inpaint, warp each object to its simulated pose, relight, composite;
+   then Algorithm 1's latent fusion (Sec. 3.4), with an exact Gaussian denoiser standing in for SEINE.
 
 What this toy keeps: the three stages and their interface (masks -> primitives + properties ->
 2-D poses -> image-based rendering); the circle-vs-polygon rule (IoU 0.85, authors' code);
@@ -21,7 +22,9 @@ the authors' relighting: light fitted to the whole image's estimated shading,
 S = max(0, n.l + c) + 0.2, albedo = I^2.2 / S (fact sheet Sec. 3.3, from relight/relight.py).
 What it drops: GPT-4V and Grounded-SAM (colour clustering and a rule table instead), real photos,
 GeoWizard and the intrinsic network (our normals come from the primitive, our shading estimate is
-brightness), general polygons (oriented boxes), shadows, and the SEINE refinement (Sec. 3.4).
+brightness), general polygons (oriented boxes), shadows, and SEINE itself: the refinement's
+schedule (Algorithm 1) runs on grey pixels as "latents" with a toy denoiser, so it shows what
+the fusion keeps and frees, not the photorealism it adds.
 """
 from __future__ import annotations
 
@@ -395,8 +398,11 @@ def match_objects(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.nd
 # 2. Image-space dynamics (Sec. 3.2, Eq. 1-2): the engine is minimal_impls/rigid_body.py
 # ---------------------------------------------------------------------------------------------
 
-def world_from(perception: Perception, size: tuple[int, int]) -> rb.World:    # the image border is the room
-    return rb.make_world(perception.primitives, perception.materials, size)
+def world_from(perception: Perception, size: tuple[int, int]) -> rb.World:
+    """The image border is the room. Our ground has friction 1 and elasticity 1, so a contact's
+    friction and elasticity are the object's own (the authors' defaults, 1 and 0, would stop
+    every bounce on the floor)."""
+    return rb.make_world(perception.primitives, perception.materials, size, wall_friction=1.0, wall_restitution=1.0)
 
 
 # The authors' released `car` scene (data/car/sim.yaml, fact sheet Sec. 3.2): a 512x512 side view,
@@ -427,7 +433,7 @@ def car_scene(friction: float | None = None, ground_friction: float | None = Non
     traj = rb.simulate(world, duration=s["steps"] * s["dt"], dt=s["dt"], frame_every=1)
     idx = np.arange(0, len(traj.times), len(traj.times) // s["frames"])[: s["frames"]]   # history[::len//16][:16]
     t, v0 = traj.times[idx], s["velocity"][0]
-    decel = s["friction"] * s["ground_friction"] * GRAVITY        # the scene's own mu, by Pymunk's product rule
+    decel = mu_car * mu_ground * GRAVITY                         # this run's mu, by Pymunk's product rule
     t_stop = abs(v0) / decel
     tc = np.minimum(t, t_stop)
     exact = s["start_x"] + v0 * tc + 0.5 * decel * tc ** 2
@@ -544,6 +550,81 @@ def quantize_frames(frames: np.ndarray, colors: int = 128) -> np.ndarray:
         colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     return np.stack([np.asarray(Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE)
                                 .convert("RGB")) for f in frames])
+
+
+# ---------------------------------------------------------------------------------------------
+# 3b. Generative refinement (Sec. 3.4, Algorithm 1) with a toy denoiser
+# ---------------------------------------------------------------------------------------------
+
+def ddim_alpha_bar(n_train: int = 1000, beta: tuple[float, float] = (0.00085, 0.012)) -> np.ndarray:
+    """Cumulative alpha_bar_t of the scaled-linear beta schedule of Stable Diffusion (SEINE's VAE)."""
+    return np.cumprod(1.0 - np.linspace(beta[0] ** 0.5, beta[1] ** 0.5, n_train) ** 2)
+
+
+@dataclass
+class GaussianVideoPrior:
+    """A stand-in for SEINE: the exact denoiser of videos x0 ~ N(mean, C), C stationary per frame.
+
+    C is diagonal in the 2-D Fourier basis with spectrum `power`, so the posterior mean is a
+    Wiener filter, E[x0 | z_t] = mean + F^-1[ sqrt(a) P / (a P + 1 - a) F(z_t - sqrt(a) mean) ],
+    a = alpha_bar_t: the "model" pulls every frame towards `mean`, its idea of the video.
+    """
+
+    mean: np.ndarray             # (F, H, W)
+    power: np.ndarray            # (H, W)
+
+    def x0_hat(self, z: np.ndarray, alpha_bar: float) -> np.ndarray:
+        a = alpha_bar
+        gain = math.sqrt(a) * self.power / (a * self.power + 1.0 - a)
+        return self.mean + np.fft.ifft2(gain * np.fft.fft2(z - math.sqrt(a) * self.mean)).real
+
+
+def smooth_power(shape: tuple[int, int], std: float = 0.3, length: float = 2.0) -> np.ndarray:
+    """Spectrum of a stationary field of standard deviation `std` and correlation length `length` px."""
+    ky, kx = np.meshgrid(np.fft.fftfreq(shape[0]), np.fft.fftfreq(shape[1]), indexing="ij")
+    p = np.exp(-2 * (math.pi * length) ** 2 * (kx ** 2 + ky ** 2))
+    return std ** 2 * p * p.size / p.sum()
+
+
+def refine(guide: np.ndarray, mask: np.ndarray, prior: GaussianVideoPrior, strength: float = 0.5,
+           steps: int = 50, stop: int = 5, fuse: bool = True, condition: str = "code", seed: int = 0) -> np.ndarray:
+    """Algorithm 1: SDEdit from the relit video's latents z~0 (`guide`), fusing the foreground.
+
+    n = round(steps * strength) DDIM steps (eta = 0) run from z_n ~ q(z_n | z~0). After step i
+    (i = 0..n-1, so t = n - i counts down) the foreground is pulled to the re-noised guidance:
+        z <- (1 - m) z + m [w z + (1 - w) z~_{t-1}],  w = (T - t) / T = i / n,
+    with z~_{t-1} ~ q(z_{t-1} | z~0). `condition="code"`: fuse for i < n - stop, so the last
+    `stop` steps are the model's alone (the authors' code, and the prose: delta is "the signal
+    to stop the fusion"). `condition="printed"`: Algorithm 1's line "if t <= T - delta" as
+    printed, which skips the *first* `stop` steps and fuses until the end.
+    """
+    check_arg(guide.ndim == 3 and mask.shape == guide.shape, "mask", f"shape {guide.shape}", mask.shape)
+    check_arg(0 < strength <= 1, "strength", "a number in (0, 1]", strength)
+    check_choice("condition", condition, ("code", "printed"))
+    rng = np.random.default_rng(seed)
+    abar = ddim_alpha_bar()
+    ts = np.arange(0, len(abar), len(abar) // steps)[::-1]              # 980, 960, ..., 0
+    n = int(round(steps * strength))
+    ts = ts[-n:]
+    m = mask.astype(np.float64) if fuse else np.zeros_like(guide)
+    z = math.sqrt(abar[ts[0]]) * guide + math.sqrt(1 - abar[ts[0]]) * rng.standard_normal(guide.shape)
+    for i, t in enumerate(ts):
+        a, a_prev = abar[t], (abar[ts[i + 1]] if i + 1 < n else 1.0)
+        x0 = prior.x0_hat(z, a)
+        eps = (z - math.sqrt(a) * x0) / math.sqrt(1 - a)
+        z = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps      # DDIM, eta = 0
+        if (i < n - stop) if condition == "code" else (i >= stop):
+            guided = math.sqrt(a_prev) * guide + math.sqrt(1 - a_prev) * rng.standard_normal(guide.shape)
+            w = i / n
+            z = (1 - m) * z + m * (w * z + (1 - w) * guided)
+    return z
+
+
+def fusion_drift(out: np.ndarray, guide: np.ndarray, prior_mean: np.ndarray, mask: np.ndarray) -> float:
+    """How far the refined foreground went from the simulated frames towards the model's own video:
+    mean |out - guide| / mean |prior - guide| over the foreground (0: stays, 1: the model's)."""
+    m = mask.astype(bool)
+    return float(np.abs(out - guide)[m].mean() / np.abs(prior_mean - guide)[m].mean())
 
 
 # ---------------------------------------------------------------------------------------------

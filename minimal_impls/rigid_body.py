@@ -111,9 +111,10 @@ class World:
     restitution: np.ndarray              # (N,)
     gravity: np.ndarray = field(default_factory=lambda: np.array([0.0, GRAVITY]))
     wall_friction: float = 1.0           # the authors' "ground friction" (their default 1)
-    wall_restitution: float = 1.0        # the authors' "ground elasticity" (their default 0)
+    wall_restitution: float = 0.0        # the authors' "ground elasticity" (their default 0)
     time: float = 0.0
     warm: tuple | None = None            # last step's contact impulses, for warm starting
+    carry: tuple | None = None           # (dv, domega) the next contact solve cancels (see `step`)
 
     @property
     def n(self) -> int:
@@ -124,18 +125,18 @@ class World:
         height, width = self.size
         return np.array([0.0, -width, -height, 0.0])
 
-    @property
-    def mass(self) -> np.ndarray:
-        return 1.0 / self.inv_mass
-
-    @property
-    def inertia(self) -> np.ndarray:
-        return 1.0 / self.inv_inertia
+    mass = property(lambda self: 1.0 / self.inv_mass)
+    inertia = property(lambda self: 1.0 / self.inv_inertia)
 
 
 def make_world(primitives: Sequence[Primitive], materials: Sequence[Material], size: tuple[int, int],
-               gravity: float = GRAVITY, wall_friction: float = 1.0, wall_restitution: float = 1.0) -> World:
-    """Bodies from shapes and materials: mass = density x area, and the inertia of the shape."""
+               gravity: float = GRAVITY, wall_friction: float = 1.0, wall_restitution: float = 0.0) -> World:
+    """Bodies from shapes and materials: mass = density x area, and the inertia of the shape.
+
+    The walls' defaults are the authors' (`ground_friction` 1, `ground_elasticity` 0, fact sheet
+    Sec. 3.2): with elasticity 0 nothing bounces off the room, whatever its own e. A scene that
+    wants bounces says so (`wall_restitution=1` makes the pair's e the body's own).
+    """
     check_arg(len(primitives) == len(materials) and len(primitives) > 0, "materials",
               f"one material per primitive ({len(primitives)})", len(materials))
     check_number("wall_friction", wall_friction, low=0)
@@ -370,7 +371,7 @@ def time_of_impact(c: Contacts, kin: _Kinematics, h: float, bounce_speed: float,
 
 
 def _solve_velocities(world: World, c: Contacts, kin: _Kinematics, h: float, half: float, iterations: int,
-                      bounce: np.ndarray) -> None:
+                      bounce: np.ndarray, contact_torque: bool = True) -> None:
     """Sequential impulses (projected Gauss-Seidel) on the contact constraints.
 
     Each pass visits the contacts one by one and applies the normal impulse that reaches the
@@ -387,6 +388,8 @@ def _solve_velocities(world: World, c: Contacts, kin: _Kinematics, h: float, hal
     im_a, ii_a = world.inv_mass[c.a], world.inv_inertia[c.a]
     im_b = np.where(kin.static, 0.0, world.inv_mass[kin.bi])
     ii_b = np.where(kin.static, 0.0, world.inv_inertia[kin.bi])
+    if not contact_torque:       # the mistake: each impulse acts at the centre of mass, no lever arm
+        ii_a, ii_b = np.zeros(m), np.zeros(m)
     ra, rb = kin.ra, kin.rb
     t = np.stack([-c.normal[:, 1], c.normal[:, 0]], 1)
     # Effective masses along n and t: the inverse of the impulse that changes the relative
@@ -482,7 +485,8 @@ def _project_positions(world: World, slop: float, beta: float, passes: int) -> N
 
 def step(world: World, dt: float = DT, force: np.ndarray | None = None, torque: np.ndarray | None = None,
          iterations: int = 12, bounce_speed: float = 10.0, slop: float = 0.05, flight: str = "exact",
-         restitution_at: str = "touch", max_substeps: int = 4, touch: float = 1e-3) -> Contacts:
+         restitution_at: str = "touch", max_substeps: int = 4, touch: float = 1e-3,
+         contact_torque: bool = True) -> Contacts:
     """Advance `world` by `dt` (Eq. 2 of the paper, one term of the sum); return the contacts used.
 
     Within a (sub-)step of length h, with a = g + F/M and alpha = tau/I constant:
@@ -493,6 +497,8 @@ def step(world: World, dt: float = DT, force: np.ndarray | None = None, torque: 
     would close within the step fast enough to bounce, the step is first cut at that time of
     impact. `restitution_at="speculative"` bounces as soon as the gap can close within the step,
     so the body turns round early, above the surface: a classic bug that gains energy each bounce.
+    `contact_torque=False` applies every contact impulse at the bodies' centres of mass (no
+    r x J torque): linear momentum is still kept, angular momentum is not.
     """
     check_positive("dt", dt)
     check_choice("flight", flight, tuple(FLIGHT))
@@ -505,6 +511,10 @@ def step(world: World, dt: float = DT, force: np.ndarray | None = None, torque: 
     acc = world.gravity + f * world.inv_mass[:, None]
     alpha = tau * world.inv_inertia
     half = FLIGHT[flight]
+    if world.carry is not None:                   # the solver's own velocity (see the end of step)
+        world.vel += world.carry[0]
+        world.omega += world.carry[1]
+        world.carry = None
     remaining, parts = dt, []
     for sub in range(max_substeps):
         reach = np.linalg.norm(world.vel + acc * remaining, axis=1) + np.linalg.norm(world.vel, axis=1)
@@ -518,7 +528,7 @@ def step(world: World, dt: float = DT, force: np.ndarray | None = None, torque: 
             bounce = (-c.depth <= touch) & (kin.vn < -bounce_speed) & (kin.e > 0)
         else:
             bounce = (kin.vn < -bounce_speed) & (-kin.vn * h >= -c.depth) & (kin.e > 0)
-        _solve_velocities(world, c, kin, h, half, iterations, bounce)
+        _solve_velocities(world, c, kin, h, half, iterations, bounce, contact_torque)
         world.pos += h * (world.vel + half * acc * h)
         world.angle += h * (world.omega + half * alpha * h)
         world.vel += acc * h
@@ -529,6 +539,19 @@ def step(world: World, dt: float = DT, force: np.ndarray | None = None, torque: 
         parts.append(c)
         if remaining <= 1e-9 * dt:
             break
+    # A body held by a contact moved by h (v_s + half a h), but ends at v_s + a h: g h / 2 into the
+    # floor at rest, which the next contact solve cancels. Not motion: it reports displacement / h
+    # (0 at rest, like Pymunk) and carries (1 - half) a h into the next solve (dynamics unchanged).
+    held = np.zeros(n, bool)
+    if len(c):
+        pushed = c.impulse > 0
+        held[c.a[pushed]] = True
+        held[c.b[pushed & (c.b >= 0)]] = True
+    dv = np.where(held[:, None], (1.0 - half) * acc * h, 0.0)
+    dw = np.where(held, (1.0 - half) * alpha * h, 0.0)
+    world.vel -= dv
+    world.omega -= dw
+    world.carry = (dv, dw) if held.any() else None
     return Contacts.concat(parts)
 
 
@@ -645,7 +668,7 @@ def projectile(dt: float = DT, duration: float = 1.0, velocity: Sequence[float] 
             "times": traj.times, "sim": traj.pos[:, 0], "exact": exact}
 
 
-def collision(restitution: float = 0.8, duration: float = 0.4) -> dict:
+def collision(restitution: float = 0.8, duration: float = 0.4, **step_options) -> dict:
     """An off-centre collision of a spinning box and a ball, without gravity or walls nearby.
 
     Contact impulses come in equal and opposite pairs at one point, so total linear and angular
@@ -656,7 +679,7 @@ def collision(restitution: float = 0.8, duration: float = 0.4) -> dict:
     world = make_world([p for p, _ in specs], [m for _, m in specs], size=(600, 700), gravity=0.0)
     world.vel[:] = [[150.0, 0.0], [-100.0, 20.0]]
     world.omega[:] = [1.0, -1.0]
-    traj = simulate(world, duration=duration, frame_every=1)
+    traj = simulate(world, duration=duration, frame_every=1, **step_options)
     linear, angular = momentum(world, traj)
     return {"linear_error": float(np.linalg.norm(linear - linear[0], axis=1).max() / np.linalg.norm(linear[0])),
             "angular_error": float(np.abs(angular - angular[0]).max() / abs(angular[0])),
@@ -676,7 +699,7 @@ def drop(restitution: float = 0.8, height: float = 200.0, n_bounces: int = 3, dt
     check_number("restitution", restitution, low=0, high=1, strict_low=True)
     floor = 400
     prim, mat = body("circle", (100.0, floor - radius - height), (2 * radius, 2 * radius), restitution=restitution)
-    world = make_world([prim], [mat], size=(floor, 200))
+    world = make_world([prim], [mat], size=(floor, 200), wall_restitution=1.0)
     flight_time = math.sqrt(2 * height / GRAVITY) * (1 + 2 * sum(restitution ** k for k in range(1, n_bounces + 1)))
     traj = simulate(world, duration=flight_time + 0.05, dt=dt, frame_every=1, **step_options)
     z = floor - radius - traj.pos[:, 0, 1]                     # height of the ball's bottom

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from conftest import claim
 
 from minimal_impls import freeform_pixels as fp
+from minimal_impls import freeform_privacy as fpp
 
 SLUG = "freeform-pixels"
 
@@ -223,8 +224,8 @@ def test_small_run_scene_is_harder_to_rebuild_from_freeform_readings(room: fp.Da
     err = {}
     for name in ("free4", "conv64"):
         cam = trained[name].model
-        rec = fp.train_decoder(fp.camera_readings(cam, room.x_train), room.x_train,
-                               fp.camera_readings(cam, room.x_test), room.x_test, focus=people, epochs=15)
+        rec = fpp.train_decoder(fpp.camera_readings(cam, room.x_train), room.x_train,
+                               fpp.camera_readings(cam, room.x_test), room.x_test, focus=people, epochs=15)
         err[name] = rec.person_mse
     assert err["free4"] >= 2 * err["conv64"]
 
@@ -245,7 +246,8 @@ def _snr_gain(noise_after_gain: bool) -> float:
 def test_mistake_noise_after_gain() -> None:
     c = claim(SLUG, "snr_gain_largest_vs_smallest")
     assert c.holds(_snr_gain(noise_after_gain=False))          # shot noise: light is signal
-    assert not c.holds(_snr_gain(noise_after_gain=True))       # the mistake: every mask equally precise
+    snr_gain_noise_after_gain = _snr_gain(noise_after_gain=True)
+    assert not c.holds(snr_gain_noise_after_gain)              # the mistake: every mask equally precise
 
 
 def test_mistake_speckle_control() -> None:
@@ -306,20 +308,109 @@ def notebook_room() -> fp.Data:
     return fp.make_data("count", n_train=1600, n_test=1000, seed=0)
 
 
-@pytest.mark.slow
-def test_claim_learned_masks_count_on_every_seed_and_random_blobs_do_not(notebook_room: fp.Data) -> None:
-    free, blob, conv = [], [], []
+@pytest.fixture(scope="module")
+def k4_runs(notebook_room: fp.Data) -> dict[str, list[fp.Result]]:
+    """The notebook's K = 4 comparison at seed 0: learned, boxes and matched blobs, training seeds 0-2."""
+    out: dict[str, list[fp.Result]] = {"free": [], "blob": [], "conv": []}
     for s in (0, 1, 2):
         r = fp.train("count", "freeform", 4, data=notebook_room, seed=s)
         masks = fp.matched_blob_masks(r.model.optics.masks().detach().cpu(), seed=s)
-        free.append(r.score)
-        blob.append(fp.train("count", "fixed", 4, data=notebook_room, masks=masks, seed=s).score)
-        conv.append(fp.train("count", "conventional", 4, data=notebook_room, seed=s).score)
+        out["free"].append(r)
+        out["blob"].append(fp.train("count", "fixed", 4, data=notebook_room, masks=masks, seed=s))
+        out["conv"].append(fp.train("count", "conventional", 4, data=notebook_room, seed=s))
+    return out
+
+
+@pytest.fixture(scope="module")
+def k_sweep(notebook_room: fp.Data) -> dict[str, fp.Result]:
+    """The notebook's other cameras at seed 0: K = 1 and 8 freeform, 1-64 boxes, the early-stopped CNN."""
+    runs = {f"free{k}": fp.train("count", "freeform", k, data=notebook_room) for k in (1, 8)}
+    runs |= {f"conv{k}": fp.train("count", "conventional", k, data=notebook_room) for k in (1, 8, 16, 64)}
+    runs["cnn"] = fp.train("count", "cnn", data=notebook_room, epochs=60, lr=3e-3, val_fraction=0.2, patience=10)
+    return runs
+
+
+@pytest.mark.slow
+def test_claim_learned_masks_count_on_every_seed_and_random_blobs_do_not(k4_runs: dict) -> None:
+    free, blob, conv = ([r.score for r in k4_runs[key]] for key in ("free", "blob", "conv"))
     c = claim(SLUG, "freeform_acc_k4_min")
-    assert c.holds(min(free)) and not c.holds(max(blob))
+    assert c.holds(min(free)) and not c.holds(max(blob))                        # control blob_acc_k4_max
     gap = claim(SLUG, "k4_gap_min_over_seeds")
     assert gap.holds(min(f - v for f, v in zip(free, conv)))
-    assert not gap.holds(sum(blob) / 3 - sum(conv) / 3)
+    assert not gap.holds(sum(blob) / 3 - sum(conv) / 3)                        # blob_minus_conventional_k4
+
+
+@pytest.mark.slow
+def test_claim_accuracy_rises_with_k_for_freeform_pixels_not_boxes(k_sweep: dict) -> None:
+    c = claim(SLUG, "freeform_k8_minus_k1")
+    freeform_k8_minus_k1 = k_sweep["free8"].score - k_sweep["free1"].score
+    conventional_k8_minus_k1 = k_sweep["conv8"].score - k_sweep["conv1"].score
+    assert c.holds(freeform_k8_minus_k1) and not c.holds(conventional_k8_minus_k1)
+
+
+@pytest.mark.slow
+def test_claim_eight_freeform_pixels_match_the_early_stopped_cnn(k_sweep: dict) -> None:
+    cnn = k_sweep["cnn"]
+    assert len(cnn.val_scores) < 60 or cnn.val_scores[-1] == max(cnn.val_scores)   # it stopped on a plateau
+    c = claim(SLUG, "freeform_k8_minus_cnn")
+    freeform_k8_minus_cnn = k_sweep["free8"].score - cnn.score
+    conventional_k8_minus_cnn = k_sweep["conv8"].score - cnn.score
+    assert c.holds(freeform_k8_minus_cnn) and not c.holds(conventional_k8_minus_cnn)
+
+
+@pytest.mark.slow
+def test_claim_four_freeform_pixels_beat_sixtyfour_boxes(k4_runs: dict, k_sweep: dict) -> None:
+    c = claim(SLUG, "freeform_k4_min_minus_conventional_k64")
+    freeform_k4_min_minus_conventional_k64 = min(r.score for r in k4_runs["free"]) - k_sweep["conv64"].score
+    conventional_k16_minus_conventional_k64 = k_sweep["conv16"].score - k_sweep["conv64"].score
+    assert c.holds(freeform_k4_min_minus_conventional_k64)
+    assert not c.holds(conventional_k16_minus_conventional_k64)
+
+
+@pytest.mark.slow
+def test_claim_constant_light_leaves_a_smaller_but_real_lead() -> None:
+    """The ablation: same rooms under one constant light, the same three training seeds."""
+    room = fp.make_data("count", n_train=1000, n_test=1000, seed=0, constant_light=True)
+    gaps, controls = [], []
+    for s in (0, 1, 2):
+        free = fp.train("count", "freeform", 4, data=room, seed=s)
+        conv = fp.train("count", "conventional", 4, data=room, seed=s)
+        blob = fp.train("count", "fixed", 4, data=room, seed=s,
+                        masks=fp.matched_blob_masks(free.model.optics.masks().detach().cpu(), seed=s))
+        gaps.append(free.score - conv.score)
+        controls.append(blob.score - conv.score)
+    c = claim(SLUG, "k4_gap_constant_light_min")
+    k4_gap_constant_light_min, blob_minus_conventional_k4_constant_light = min(gaps), max(controls)
+    assert c.holds(k4_gap_constant_light_min) and not c.holds(blob_minus_conventional_k4_constant_light)
+    assert not claim(SLUG, "k4_gap_min_over_seeds").holds(k4_gap_constant_light_min)   # the lead shrinks
+
+
+@pytest.mark.slow
+def test_claim_privacy_leaks_less_than_an_image_but_not_nothing(notebook_room: fp.Data, k4_runs: dict,
+                                                               k_sweep: dict) -> None:
+    """The notebook's attacker at seed 0: freeform K = 4 against 8x8 boxes, the empty room, shuffled
+    readings, and a second decoder on the 8x8 readings (the control of the ratio)."""
+    room = notebook_room
+    empty = fp.make_room(len(room.x_test), seed=1, empty=True)[0]
+    people = (room.x_test - empty).abs() > 0.02
+    err = {}
+    for name, cam, seed in [("free", k4_runs["free"][0].model, 0), ("conv", k_sweep["conv64"].model, 0),
+                            ("conv again", k_sweep["conv64"].model, 100)]:
+        r_tr, r_te = fpp.camera_readings(cam, room.x_train), fpp.camera_readings(cam, room.x_test)
+        err[name] = fpp.train_decoder(r_tr, room.x_train, r_te, room.x_test, focus=people, seed=seed)
+    empty_err = (((empty - room.x_test) ** 2) * people).sum().item() / people.sum().item()
+    r_te = fpp.camera_readings(k4_runs["free"][0].model, room.x_test)
+    perm = torch.randperm(len(r_te), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        rec = err["free"].decoder(r_te[perm]).reshape(room.x_test.shape)
+    shuffled_err = (((rec - room.x_test) ** 2) * people).sum().item() / people.sum().item()
+    c = claim(SLUG, "freeform_below_empty_room")
+    freeform_below_empty_room, shuffled_below_empty_room = 1 - err["free"].person_mse / empty_err, 1 - shuffled_err / empty_err
+    assert c.holds(freeform_below_empty_room) and not c.holds(shuffled_below_empty_room)
+    c = claim(SLUG, "recon_error_ratio")
+    recon_error_ratio = err["free"].person_mse / err["conv"].person_mse
+    recon_error_ratio_64_boxes = err["conv again"].person_mse / err["conv"].person_mse
+    assert c.holds(recon_error_ratio) and not c.holds(recon_error_ratio_64_boxes)
 
 
 @pytest.mark.slow
@@ -329,7 +420,8 @@ def test_claim_binary_masks_lose_little(notebook_room: fp.Data) -> None:
     printable = fp.train("count", "freeform", 4, data=notebook_room, binarize="ste", feature=2, mask_jitter=1)
     c = claim(SLUG, "binarize_cost")
     assert c.holds(grey.score - binary.score)
-    assert not c.holds(grey.score - printable.score)
+    printable_cost = grey.score - printable.score
+    assert not c.holds(printable_cost)
 
 
 @pytest.mark.slow
@@ -350,15 +442,39 @@ def test_claim_printable_masks_survive_misalignment(notebook_room: fp.Data) -> N
     printable = fp.train("count", "freeform", 4, data=notebook_room, binarize="ste", feature=2, mask_jitter=1)
     c = claim(SLUG, "printable_misalignment_drop")
     assert c.holds(worst_drop(printable))
-    assert not c.holds(worst_drop(grey))
+    grey_misalignment_drop = worst_drop(grey)
+    assert not c.holds(grey_misalignment_drop)
 
 
 @pytest.mark.slow
-def test_claim_speed_from_freeform_pixels_beats_boxes() -> None:
+def test_claim_speed_from_freeform_pixels_beats_boxes_and_needs_time() -> None:
     road = fp.make_data("speed", n_train=3000, n_test=1000, seed=0)
     free = fp.train("speed", "freeform", 4, data=road, epochs=50)
     conv = fp.train("speed", "conventional", 4, data=road, epochs=50)
-    assert claim(SLUG, "speed_mae_ratio").holds(conv.score / free.score)
+    one = fp.Data("speed", road.x_train[:, 0], road.y_train, road.x_test[:, 0], road.y_test)
+    single = fp.train("speed", "freeform", 4, data=one, epochs=30)
+    c = claim(SLUG, "speed_mae_ratio")
+    speed_mae_ratio_single_frame = conv.score / single.score
+    assert c.holds(conv.score / free.score) and not c.holds(speed_mae_ratio_single_frame)
+
+
+def test_early_stopping_keeps_the_best_validation_epoch() -> None:
+    room = fp.make_data("count", n_train=300, n_test=100, seed=0)
+    r = fp.train("count", "freeform", 2, data=room, epochs=12, val_fraction=0.25, patience=2)
+    assert 1 <= len(r.val_scores) <= 12
+    best = max(range(len(r.val_scores)), key=lambda i: r.val_scores[i])
+    assert len(r.val_scores) == 12 or len(r.val_scores) - 1 - best == 2      # stopped `patience` epochs later
+    with pytest.raises(ValueError, match="val_fraction"):
+        fp.train("count", "freeform", 2, data=room, epochs=1, val_fraction=0.9)
+
+
+def test_constant_light_renders_the_same_rooms_under_one_light() -> None:
+    drift, _ = fp.make_room(6, seed=3)
+    const, counts = fp.make_room(6, seed=3, constant_light=True)
+    empty, _ = fp.make_room(6, seed=3, constant_light=True, empty=True)
+    assert not torch.allclose(drift, const)
+    torch.testing.assert_close(empty, empty[:1].expand_as(empty))            # one light: every empty room alike
+    assert counts.shape == (6,)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,6 +535,6 @@ def test_bad_decoder_and_evaluation_input_is_rejected() -> None:
     with pytest.raises(ValueError, match=r"hard: only freeform pixels"):
         fp.evaluate(conv, torch.rand(4, 32, 32), torch.zeros(4, dtype=torch.long), "count", hard=True)
     with pytest.raises(ValueError, match=r"x_train: expected shape \(10, N, N\)"):
-        fp.train_decoder(torch.rand(10, 4), torch.rand(9, 32, 32), torch.rand(5, 4), torch.rand(5, 32, 32))
+        fpp.train_decoder(torch.rand(10, 4), torch.rand(9, 32, 32), torch.rand(5, 4), torch.rand(5, 32, 32))
     with pytest.raises(ValueError, match=r"r_test: expected 4 readings per scene"):
-        fp.train_decoder(torch.rand(10, 4), torch.rand(10, 32, 32), torch.rand(5, 3), torch.rand(5, 32, 32))
+        fpp.train_decoder(torch.rand(10, 4), torch.rand(10, 32, 32), torch.rand(5, 3), torch.rand(5, 32, 32))

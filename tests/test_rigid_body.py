@@ -43,7 +43,7 @@ def test_box_circle_contact() -> None:
 
 def test_time_of_impact_of_a_falling_ball_is_the_parabola_root() -> None:
     """gap + v t + a t^2 / 2 = 0: the ball 2 px above the floor, falling at 300 px/s."""
-    w = world_of(rb.body("circle", (100, 188), (20, 20), restitution=0.8))
+    w = world_of(rb.body("circle", (100, 188), (20, 20), restitution=0.8), wall_restitution=1.0)
     w.vel[0] = [0.0, 300.0]
     c = rb.detect_contacts(w, margin=5.0)
     kin = rb._kinematics(w, c, np.array([[0.0, rb.GRAVITY]]))
@@ -142,3 +142,37 @@ def test_bad_inputs_raise_one_line_errors() -> None:
         rb.body("triangle", (0, 0), (1, 1))
     with pytest.raises(ValueError, match="wall_restitution: expected a number in"):
         rb.make_world(*zip(rb.body("circle", (50, 50), (20, 20))), (100, 100), wall_restitution=2.0)
+
+
+# --- what the engine reports ------------------------------------------------------------------------
+
+def test_a_body_at_rest_reports_no_motion() -> None:
+    """At rest on the floor, energy() and momentum() see no motion (pymunk reports 0 too), while the
+    solver still carries the g dt / 2 that the next contact impulse cancels."""
+    w = world_of(rb.body("box", (60, 190), (22, 20), density=4.0, friction=0.4),
+                 rb.body("circle", (150, 188), (24, 24)))
+    traj = rb.simulate(w, duration=0.5)
+    assert np.abs(traj.vel[1:]).max() < 1e-9 and np.abs(traj.omega[1:]).max() < 1e-9
+    linear, angular = rb.momentum(w)
+    assert np.abs(linear).max() < 1e-6 and abs(angular) < 1e-6
+    potential = (w.mass * (w.size[0] - w.pos[:, 1]) * rb.GRAVITY).sum()
+    assert abs(rb.energy(w) - potential) < 1e-6                         # no kinetic energy
+    np.testing.assert_allclose(w.carry[0][:, 1], rb.GRAVITY * rb.DT / 2)  # the solver's own remainder
+
+
+def test_default_walls_are_the_authors_inelastic_ground() -> None:
+    """The authors' default ground elasticity is 0: a ball with e = 0.8 does not bounce off it."""
+    ball = rb.body("circle", (100, 100), (20, 20), restitution=0.8)
+    assert rb.make_world(*zip(ball), (200, 200)).wall_restitution == 0.0
+    w = world_of(ball)
+    rb.simulate(w, duration=0.6)
+    assert abs(w.vel[0, 1]) < 1e-6 and w.pos[0, 1] > 189.0               # landed and stayed
+    out = rb.drop(restitution=0.8)                                       # drop() asks for e_ground = 1
+    assert len(out["apexes"]) == 3
+
+
+def test_semi_implicit_euler_at_the_authors_step_is_four_times_worse() -> None:
+    """At the authors' dt = 1/60 s (Pymunk) the parabola error g dt t / 2 is 8.17 px after 1 s."""
+    err = rb.projectile(flight="euler", dt=1 / 60)["max_error"]
+    assert abs(err - rb.GRAVITY / 120) < 1e-6
+    assert rb.projectile(dt=1 / 60)["max_error"] < 1e-6
