@@ -155,7 +155,7 @@ def compare_lucas_kanade(quick: bool = False, repeat: int = 5) -> Row:
         return windows[corner[:, 1], corner[:, 0]].astype(float) / 255.0
 
     def ours() -> np.ndarray:  # one batched call per frame pair: every patch's flow at once
-        return np.stack([lucas_kanade(crops(a), crops(b), window=None, levels=2, iterations=3)[0]
+        return np.stack([lucas_kanade(crops(a), crops(b), window=None, levels=2, iterations=3, forward_backward=None)[0]
                          for a, b in frames])
 
     start = points.astype(np.float32)[:, None, :]
@@ -399,7 +399,8 @@ def compare_physics(quick: bool = False, repeat: int = 3) -> Row:
     n_steps = int(round(duration / dt))
 
     def ours() -> tuple[np.ndarray, np.ndarray]:
-        world = rb.make_world([p for p, _ in specs], [m for _, m in specs], size=(height, width))
+        world = rb.make_world([p for p, _ in specs], [m for _, m in specs], size=(height, width),
+                              wall_restitution=1.0)   # pymunk's walls below have elasticity 1
         world.vel[:] = velocity
         traj = rb.simulate(world, duration=duration, dt=dt, frame_every=1)
         return traj.pos, traj.angle
