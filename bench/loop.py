@@ -51,6 +51,14 @@ def main(argv: list[str] | None = None) -> str:
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     project = Project(ROOT)
     rows: list[tuple[str, str, str]] = []
+    last = project.default_cache / "sweep" / "last.json"
+    if args.skip_sweep and last.exists():
+        import json
+
+        info = json.loads(last.read_text(encoding="utf-8"))
+        rows.append((f"seed sweep, {len(info['papers'])} papers × {info['seeds']} seeds ({info['executed']} of "
+                     f"{info['runs']} runs executed, the rest cached), `paperclub sweep` on {info['date']}",
+                     f"{info['seconds'] / 60:.1f} min", "15 min"))
     if not args.skip_sweep:
         log("bench: sweep, 10 papers × 5 seeds")
         report = sweep(project, project.default_cache, seeds=5, log=log, wait=True)

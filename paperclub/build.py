@@ -555,6 +555,14 @@ def sweep(project: Project, cache: Path, *, only: list[str] | None = None, seeds
             raise PaperclubError("notebook failed in the sweep:\n" +
                                  "\n".join(f"  {r.slug}: {r.error}" for r in failed))
     report.seconds = time.monotonic() - t0
+    import json as _json
+
+    ran = sum(r.status == "executed" for r in runs.values())
+    (cache / "sweep").mkdir(parents=True, exist_ok=True)
+    (cache / "sweep" / "last.json").write_text(_json.dumps({
+        "papers": [p.slug for p in papers], "seeds": seeds, "runs": len(runs), "executed": ran,
+        "seconds": round(report.seconds, 1), "date": dt.date.today().isoformat(), "cores": os.cpu_count(),
+        "scheduler": scheduler}, indent=2), encoding="utf-8")   # what bench/loop.py reports
     log(f"paperclub sweep: {len(runs)} runs in {report.seconds:.0f} s; "
         + (f"{len(report.problems)} claim(s) not robust over seeds" if report.problems else "every claim held on every seed")
         + "; 'paperclub build' shows the seed ranges")
