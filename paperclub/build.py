@@ -512,7 +512,9 @@ def sweep(project: Project, cache: Path, *, only: list[str] | None = None, seeds
         raise PaperclubError(f"--seeds: expected 2 to 50 seeds, got {seeds}")
     t0 = time.monotonic()
     report = SweepReport()
+    cache = guard.check_folder(project, cache, "--cache", guard.CACHE_MARKER, default=project.default_cache)
     with project_lock(project, wait=wait):
+        guard.claim(cache, guard.CACHE_MARKER, "executed-notebook cache")
         clean_leftovers(cache)
         papers, _, forced = select(project, only, force)
         report.papers = papers
@@ -591,8 +593,11 @@ def build(project: Project, site: Path, cache: Path, *, only: list[str] | None =
     t0 = time.monotonic()
     today = today or dt.date.today()
     report = BuildReport()
-    check_target(project, site)
+    site = check_target(project, site)
+    cache = guard.check_folder(project, cache, "--cache", guard.CACHE_MARKER, default=project.default_cache,
+                               others=(site,))
     with project_lock(project, wait=wait):
+        guard.claim(cache, guard.CACHE_MARKER, "executed-notebook cache")
         recover_swap(site)
         clean_leftovers(cache)
         for stale in project.build_dir.glob(f"{WORK_PREFIX}*"):

@@ -18,6 +18,7 @@ from string import Template
 import yaml
 
 from paperclub import fragments as frag
+from paperclub import sanitize
 from paperclub.bind import render_refs
 from paperclub.errors import PaperclubError
 from paperclub.execute import NotebookResult, read_text
@@ -141,7 +142,8 @@ def build_deck(paper: Paper, result: NotebookResult, source: Path, mkdocs_yml: P
     name = f"{source.parent.name}/{source.name}"
     if not source.exists():
         raise PaperclubError(f"{name}: deck not found (every paper needs one; 'paperclub new' scaffolds it)")
-    slides = split_slides(render_refs(read_text(source, name), result.metrics, name))
+    # raw HTML in a deck goes through the same allowlist as the notes
+    slides = split_slides(sanitize.notes_markdown(render_refs(read_text(source, name), result.metrics, name)))
     if not slides:
         raise PaperclubError(f"{name}: no slides (separate slides with lines of '---')")
     ext = markdown_extensions(mkdocs_yml)
