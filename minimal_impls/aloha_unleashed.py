@@ -201,7 +201,7 @@ def make_demos(n_demos: int, seed: int = 0, tremor: float = 0.006, cfg: TaskConf
     smooth AR(1) tremor on each hand's command plays the teleoperator's noise.
 
     hesitate=True is a non-Markovian demonstrator, like a person who stops to decide: it carries the
-    bar to just below the obstacle, pauses there for 3-8 steps, then sidesteps left or right (the
+    bar to just below the obstacle, pauses there for 6-14 steps, then sidesteps left or right (the
     coin) and passes. At the pause every demonstration is in the same state, followed by "stay" or by a
     sidestep to either side; the state never says how long the pause has lasted (use horizon >= 60).
     """
@@ -221,7 +221,7 @@ def make_demos(n_demos: int, seed: int = 0, tremor: float = 0.006, cfg: TaskConf
         pt = lambda x, y: torch.stack([x, torch.as_tensor(y).expand(n_demos)], -1)   # noqa: E731
         way = torch.stack([c0, pt(ox, y_p), pt(ox, y_p), pt(side, y_p), pt(side, y_pass),
                            goal.expand(n_demos, 2)])                                   # (6, N, 2)
-        legs = torch.stack([torch.full((n_demos,), 7.0), torch.randint(3, 9, (n_demos,), generator=g).float(),
+        legs = torch.stack([torch.full((n_demos,), 7.0), torch.randint(6, 15, (n_demos,), generator=g).float(),
                             torch.full((n_demos,), 1.0), torch.full((n_demos,), 8.0), torch.full((n_demos,), 8.0)])
         ends = legs.cumsum(0)                                                          # (5, N)
     since_grasp, noise = torch.zeros(n_demos), torch.zeros(n_demos, ACT_DIM)

@@ -419,17 +419,34 @@ def hesitation_metrics(seed: int = 0) -> dict[str, float]:
     return out
 
 
-CLAIMED = ["diffusion_success", "act_success", "mse_collision", "diffusion_mode_share", "oracle_ddim1_to_mean",
+CLAIMED = ["diffusion_success", "act_success", "mse_collision", "oracle_ddim1_to_mean",
            "ddim1_saturation", "ddim1_success", "joint_drop", "chunk_gain_e1", "chunk_gain_e8",
-           "hes_diffusion_success", "hes_mse_success"]
+           "hes_diffusion_success", "hes_mse_success", "easy_demos5_success"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("metric", CLAIMED)
 def test_claim_holds_and_its_control_fails(notebook_metrics: dict[str, float], metric: str) -> None:
     c = claim(SLUG, metric)
-    assert c.holds(notebook_metrics[metric]), (metric, notebook_metrics[metric])
+    if c.over_seeds == "all":      # a 'K of N' claim is judged over seeds, below
+        assert c.holds(notebook_metrics[metric]), (metric, notebook_metrics[metric])
     assert not c.holds(notebook_metrics[c.control]), (c.control, notebook_metrics[c.control])
+
+
+@pytest.mark.slow
+def test_hesitation_regressor_fails_on_4_of_5_seeds() -> None:
+    """hes_mse_success is a 'K of N' claim: the single-step MSE regressor waits at the pause on most
+    training seeds and drifts out of it by chance on about one (the notes say why). Its control,
+    hes_diffusion_success, fails the claim at every seed (test_claim_holds_and_its_control_fails)."""
+    c = claim(SLUG, "hes_mse_success")
+    k, n = (int(x) for x in c.over_seeds.split(" of "))
+    hes = au.TaskConfig(max_speed=0.7, horizon=60)
+    held = 0
+    for seed in range(n):
+        d = au.make_demos(200, seed=11 + seed, cfg=hes, hesitate=True)
+        pol = au.train(n_demos=200, chunk=1, objective="mse", iters=NOTEBOOK_ITERS // 2, demos=d, seed=seed)
+        held += c.holds(au.rollout(pol, 100, cfg=hes, seed=1235 + seed).success_rate)
+    assert held >= k, (held, n)
 
 
 def test_every_claim_is_tested() -> None:
