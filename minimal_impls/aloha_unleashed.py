@@ -28,27 +28,23 @@ What this toy keeps:
   * DDPM training with the noise-prediction loss (eq. 14; Diffusion Policy eq. 5), a squared-cosine
     schedule with K = 50 steps, ancestral sampling through all 50 steps (Alg. 2) or deterministic
     DDIM sampling with fewer (DDIM eq. 12)
-  * the baselines the recipe argues against: the same network trained by plain regression (MSE
-    behaviour cloning); an ACT-style policy (Zhao et al. 2023), the same network as the decoder of a
-    conditional VAE trained with an L1 loss and run with z = 0 at test time; chunk length H = 1
-    (single-step actions); and a per-arm factorised sampler that draws each arm's chunk on its own
-  * closed-loop rollouts with success, collision and drop rates; success against the number of
-    demonstrations, the chunk length and the number of denoising steps
+  * baselines: the same network trained by plain regression (MSE behaviour cloning); our ACT-style
+    stand-in for the paper's L1 chunking baseline (the network as the decoder of a conditional VAE as
+    in ACT, L1 loss, z = 0 at test time), optionally with ACT's temporal ensembling; single actions
+    (H = 1); a per-arm factorised sampler; the ideal (exact) noise predictor of a finite data set
+  * a hesitating, non-Markovian demonstrator (pause, then one quick sidestep) and an easy and a messy
+    variant of the task (how varied the start is)
 
 What it drops:
-  * images: the paper encodes camera views with a CNN backbone (four cameras per secondary sources;
-    backbone depth and resolution not found in any source we could read); here the observation is a
-    12-number state (hands, handles and obstacle as seen from the hands, which hands are closed)
-  * scale: 36 k parameters instead of a large Transformer (size not found); 200 scripted
-    demonstrations instead of over 26,000 teleoperated ones (a secondary-source count, unverified);
-    about a thousand gradient steps on a CPU instead of a long run on accelerators
+  * images: four cameras through ResNet50 backbones (per the club's newsletter); here the observation
+    is 12 numbers (hands, handles and obstacle as seen from the hands, which hands are closed)
+  * scale: 36 k parameters, 200 scripted demonstrations (over 26,000 teleoperated ones, secondary
+    sources) and about a thousand CPU gradient steps (64 TPUv5e for 265 h in JAX, per the newsletter)
   * depth: one Transformer block, whose single softmax does a decoder layer's self- and
     cross-attention; each query also sees the raw observation (a shortcut a one-block net needs)
   * 14-D joint-space actions, grippers and contact-rich, deformable objects (here: 4-D hand targets,
     kinematics, a rigid bar and a disc obstacle); actions are relative to the current hand positions
-  * EMA of the weights, data augmentation, observation history, temporal ensembling
-  * non-Markovian human habits (pauses, hesitation, corrections): the scripted demonstrator is Markovian,
-    which is why single-step actions do well here when compute is free
+  * EMA of the weights, data augmentation, observation history, recoveries in the demonstrations
 """
 from __future__ import annotations
 
@@ -74,6 +70,7 @@ class TaskConfig:
     bar_half_width: float = 0.15       # handles at bar centre -/+ (w/2, 0)
     obstacle_y: float = 1.0
     obstacle_spread: float = 0.3       # the obstacle's x is drawn from U(-spread, spread) per episode
+    start_spread: float = 0.12         # ... and the bar's starting x from U(-spread, spread)
     obstacle_radius: float = 0.18
     goal: tuple[float, float] = (0.0, 1.75)
     goal_radius: float = 0.2
@@ -88,6 +85,7 @@ class TaskConfig:
             check_positive(name, getattr(self, name))
         check_positive("horizon", self.horizon, integer=True)
         check_number("obstacle_spread", self.obstacle_spread, low=0)
+        check_number("start_spread", self.start_spread, low=0)
 
 
 class CarryEnv:
@@ -106,7 +104,7 @@ class CarryEnv:
         g = torch.Generator().manual_seed(seed)
         u = lambda lo, hi: lo + (hi - lo) * torch.rand(n, generator=g)          # noqa: E731
         self.cfg, self.n, self.dev = cfg, n, dev or torch.device("cpu")
-        centre = torch.stack([u(-0.12, 0.12), u(0.35, 0.39)], -1)
+        centre = torch.stack([u(-cfg.start_spread, cfg.start_spread), u(0.35, 0.39)], -1)
         hands = torch.stack([torch.stack([u(-0.55, -0.45), u(0.05, 0.15)], -1),
                              torch.stack([u(0.45, 0.55), u(0.05, 0.15)], -1)], 1)
         obstacle = torch.stack([u(-cfg.obstacle_spread, cfg.obstacle_spread), torch.full((n,), cfg.obstacle_y)], -1)
@@ -192,7 +190,8 @@ class Demos:
         return Demos(self.obs[:n], self.actions[:n], self.valid[:n], self.mode[:n], self.success[:n])
 
 
-def make_demos(n_demos: int, seed: int = 0, tremor: float = 0.006, cfg: TaskConfig = TaskConfig()) -> Demos:
+def make_demos(n_demos: int, seed: int = 0, tremor: float = 0.006, cfg: TaskConfig = TaskConfig(),
+               hesitate: bool = False) -> Demos:
     """Run the scripted demonstrator in the simulator and record (observation, action) pairs.
 
     Reach: each hand heads straight for its handle at the demonstrator's own pace until both are
@@ -200,6 +199,11 @@ def make_demos(n_demos: int, seed: int = 0, tremor: float = 0.006, cfg: TaskConf
     past the obstacle on the side picked by a fair coin -- independent of where things stand, so that
     the same observation is followed by both modes. Pace, swerve timing and width vary per demo, and a
     smooth AR(1) tremor on each hand's command plays the teleoperator's noise.
+
+    hesitate=True is a non-Markovian demonstrator, like a person who stops to decide: it carries the
+    bar to just below the obstacle, pauses there for 6-14 steps, then sidesteps left or right (the
+    coin) and passes. At the pause every demonstration is in the same state, followed by "stay" or by a
+    sidestep to either side; the state never says how long the pause has lasted (use horizon >= 60).
     """
     check_positive("n_demos", n_demos, integer=True)
     g = torch.Generator().manual_seed(seed)
@@ -211,16 +215,30 @@ def make_demos(n_demos: int, seed: int = 0, tremor: float = 0.006, cfg: TaskConf
     width = u(0.585, 0.615)                            # how far past the obstacle the bar swerves
     tau_s, tau_e = u(0.068, 0.092), u(0.785, 0.815)    # when the swerve starts and ends (carry phase)
     c0, goal = env.centre.clone(), torch.tensor(cfg.goal)
+    if hesitate:   # waypoints of the bar's centre and the steps spent on each leg
+        ox, y_p, y_pass = env.obstacle[:, 0], cfg.obstacle_y - 0.38, cfg.obstacle_y + 0.3
+        side = ox + mode * width
+        pt = lambda x, y: torch.stack([x, torch.as_tensor(y).expand(n_demos)], -1)   # noqa: E731
+        way = torch.stack([c0, pt(ox, y_p), pt(ox, y_p), pt(side, y_p), pt(side, y_pass),
+                           goal.expand(n_demos, 2)])                                   # (6, N, 2)
+        legs = torch.stack([torch.full((n_demos,), 7.0), torch.randint(6, 15, (n_demos,), generator=g).float(),
+                            torch.full((n_demos,), 1.0), torch.full((n_demos,), 8.0), torch.full((n_demos,), 8.0)])
+        ends = legs.cumsum(0)                                                          # (5, N)
     since_grasp, noise = torch.zeros(n_demos), torch.zeros(n_demos, ACT_DIM)
     obs, acts, valid = [], [], []
     for _ in range(cfg.horizon):    # time is the one loop we keep: each step depends on the last
         to_handle = env.handles() - env.hands
         reach = env.hands + to_handle * (pace / to_handle.norm(dim=-1, keepdim=True).clamp_min(1e-9)).clamp(max=1.0)
         since_grasp = since_grasp + env.grasped.float()
-        tau = (since_grasp / n_carry).clamp(max=1.0)
-        swerve = torch.sin(math.pi * ((tau - tau_s) / (tau_e - tau_s)).clamp(0, 1)) ** 2
-        x = (1 - swerve) * c0[:, 0] * (1 - tau) + swerve * (env.obstacle[:, 0] + mode * width)
-        centre = torch.stack([x, c0[:, 1] + (goal[1] - c0[:, 1]) * tau], -1)
+        if hesitate:   # piecewise path through the waypoints, each leg eased in and out (smoothstep)
+            f = ((since_grasp - ends + legs) / legs).clamp(0, 1)                       # (5, N)
+            f = f * f * (3 - 2 * f)
+            centre = way[0] + (f[..., None] * (way[1:] - way[:-1])).sum(0)
+        else:
+            tau = (since_grasp / n_carry).clamp(max=1.0)
+            swerve = torch.sin(math.pi * ((tau - tau_s) / (tau_e - tau_s)).clamp(0, 1)) ** 2
+            x = (1 - swerve) * c0[:, 0] * (1 - tau) + swerve * (env.obstacle[:, 0] + mode * width)
+            centre = torch.stack([x, c0[:, 1] + (goal[1] - c0[:, 1]) * tau], -1)
         carry = centre[:, None] + env.offset
         target = torch.where(env.grasped[:, None, None], carry, reach).reshape(n_demos, ACT_DIM)
         noise = 0.8 * noise + tremor * torch.randn(n_demos, ACT_DIM, generator=g)
@@ -542,20 +560,42 @@ def sample_chunks(model: ChunkPolicy, sched: NoiseSchedule, obs: torch.Tensor, s
     if model.cfg.objective in ("mse", "act"):
         zeros = torch.zeros(b, H, ACT_DIM, device=dev)
         return model(obs, zeros, torch.zeros(b, dtype=torch.long, device=dev), memory)   # ACT: z = 0
+    eps_fn = lambda x, k: model(obs, x, torch.full((b,), k, device=dev), memory)      # noqa: E731
+    return denoise(eps_fn, sched, (b, H, ACT_DIM), steps, generator, dev)
+
+
+def denoise(eps_fn, sched: NoiseSchedule, shape: tuple[int, ...], steps: int | None = None,
+            generator: torch.Generator | None = None, dev: torch.device | str = "cpu") -> torch.Tensor:
+    """Sample from pure noise with any noise predictor eps_fn(x_k, k): all K ancestral steps (steps =
+    K or None), or deterministic DDIM on an evenly spaced subsequence of ``steps`` noise levels."""
     steps = sched.steps if steps is None else steps
     check_number("steps", steps, low=1, high=sched.steps, integer=True)
     g = generator if generator is not None else torch.Generator().manual_seed(0)
-    x = torch.randn(b, H, ACT_DIM, generator=g).to(dev)           # A^K ~ N(0, I)
+    x = torch.randn(shape, generator=g).to(dev)                  # A^K ~ N(0, I)
     if steps == sched.steps:
         for k in range(sched.steps - 1, -1, -1):
-            eps = model(obs, x, torch.full((b,), k, device=dev), memory)
-            x = sched.ddpm_step(x, k, eps, torch.randn(x.shape, generator=g).to(dev))
+            x = sched.ddpm_step(x, k, eps_fn(x, k), torch.randn(x.shape, generator=g).to(dev))
     else:
         ks = torch.linspace(sched.steps - 1, 0, steps).round().long().tolist()
         for k, k_prev in zip(ks, ks[1:] + [-1]):
-            eps = model(obs, x, torch.full((b,), k, device=dev), memory)
-            x = sched.ddim_step(x, k, k_prev, eps)
+            x = sched.ddim_step(x, k, k_prev, eps_fn(x, k))
     return x
+
+
+def oracle_eps(sched: NoiseSchedule, data: torch.Tensor):
+    """The ideal noise predictor for the empirical distribution of ``data`` (M, ...): the minimiser of
+    eq. (14) given unlimited capacity. By Tweedie's formula it is eps* = (x_k - sqrt(abar_k) E[A^0 | x_k])
+    / sqrt(1 - abar_k), where E[A^0 | x_k] weighs every data point by its Gaussian likelihood. At the top
+    of the schedule abar_K ~ 1e-6, x_k says almost nothing about A^0, so E[A^0 | x_K] is the data's mean:
+    one DDIM jump from there (x0_hat = E[A^0 | x_K]) returns the *average* chunk, modes mixed."""
+    flat = data.flatten(1)
+
+    def eps_fn(x: torch.Tensor, k: int) -> torch.Tensor:
+        ab = sched.alpha_bar[k]
+        d2 = torch.cdist(x.flatten(1), ab.sqrt() * flat).square()               # (B, M)
+        x0 = (torch.softmax(-d2 / (2 * (1 - ab)), -1) @ flat).reshape(x.shape)  # E[A^0 | x_k]
+        return (x - ab.sqrt() * x0) / (1 - ab).sqrt()
+    return eps_fn
 
 
 def saturation(chunks: torch.Tensor, edge: float = 0.8) -> float:
@@ -664,6 +704,11 @@ class Rollouts:
     def drop_rate(self) -> float:
         return self.dropped.float().mean().item()
 
+    @property
+    def stall_rate(self) -> float:
+        """Share of episodes still under way at the horizon: no success, no collision, no drop."""
+        return (~(self.success | self.collided | self.dropped)).float().mean().item()
+
     def mode_share(self) -> float:
         """Share of the successful episodes that took the rarer side (0.5 = both modes equally)."""
         s = self.side[self.success]
@@ -675,21 +720,34 @@ class Rollouts:
 
 @torch.no_grad()
 def rollout(policy: TrainedPolicy, n_episodes: int = 100, steps: int | None = None, seed: int = 1234,
-            cfg: TaskConfig = TaskConfig(), arms: str = "joint") -> Rollouts:
+            cfg: TaskConfig = TaskConfig(), arms: str = "joint", ensemble: float | None = None) -> Rollouts:
     """Run ``n_episodes`` fresh episodes at once: predict a chunk, execute all H actions open loop,
-    look again, until every episode is over or the horizon is reached."""
+    look again, until every episode is over or the horizon is reached.
+
+    ensemble=m is ACT's temporal ensembling (Zhao et al. 2023, Sec. IV-B): predict a chunk at *every*
+    step and execute the weighted mean of all predictions made for this step, weight exp(-m i) with
+    i = 0 for the oldest (ACT: m = 0.01, nearly a plain mean)."""
     check_positive("n_episodes", n_episodes, integer=True)
+    if ensemble is not None:
+        check_number("ensemble", ensemble, low=0)
     g = torch.Generator().manual_seed(seed)
     env = CarryEnv(n_episodes, cfg, seed=seed + 1)
     centres, hands = [env.centre.clone()], [env.hands.clone()]
     side = torch.zeros(n_episodes, device=env.dev)
     regressor = policy.model.cfg.objective != "diffusion"
-    evals, per_chunk = 0, (1 if regressor else (steps or policy.sched.steps))
+    evals, per_chunk, past = 0, (1 if regressor else (steps or policy.sched.steps)), None
     while env.t < cfg.horizon and not bool(env.done.all()):
         chunk = policy.act(env.obs(), steps, g, arms).to(env.dev)
         evals += per_chunk
-        for i in range(min(policy.chunk, cfg.horizon - env.t)):
-            env.step(chunk[:, i])
+        if ensemble is None:
+            todo = chunk[:, :cfg.horizon - env.t].unbind(1)                    # open loop
+        else:   # past[a] = the chunk predicted a steps ago; its entry a is its prediction for now
+            past = chunk[None] if past is None else torch.cat([chunk[None], past[:policy.chunk - 1]])
+            age = torch.arange(past.shape[0], device=env.dev)
+            w = torch.exp(ensemble * age.float())                              # oldest weighs most
+            todo = [(w[:, None, None] * past[age, :, age]).sum(0) / w.sum()]
+        for a in todo:
+            env.step(a)
             # note the side on which the bar first reaches the obstacle's height
             crossing = (side == 0) & (env.centre[:, 1] >= cfg.obstacle_y)
             side = torch.where(crossing, torch.sign(env.centre[:, 0] - env.obstacle[:, 0]), side)

@@ -141,6 +141,39 @@ def test_true_noise_recovers_x0_exactly() -> None:
     torch.testing.assert_close(s.ddpm_step(x1, 0, eps, torch.randn(6, 8, 4)), x0, atol=1e-4, rtol=0)
 
 
+def test_ideal_denoiser_one_ddim_step_returns_the_mean() -> None:
+    """Two equally likely chunks +a and -a: with the exact noise predictor, one DDIM jump from abar_K ~ 1e-6
+    returns E[A^0] = 0 (the average, modes mixed); 50 ancestral steps return +a or -a."""
+    s = au.NoiseSchedule(50)
+    a = torch.full((1, 8, 4), 0.6)
+    eps_fn = au.oracle_eps(s, torch.cat([a, -a]))
+    one = au.denoise(eps_fn, s, (400, 8, 4), 1, torch.Generator().manual_seed(0))
+    assert one.abs().max() < 1e-2
+    full = au.denoise(eps_fn, s, (400, 8, 4), 50, torch.Generator().manual_seed(0))
+    assert (full.abs() - 0.6).abs().max() < 1e-2
+    assert 0.35 < (full.mean((1, 2)) > 0).float().mean() < 0.65      # both modes, about half each
+
+
+def fork_chunks(demos: au.Demos, pol: au.TrainedPolicy) -> torch.Tensor:
+    """The notebook's normalised demonstrated chunks at the moment both hands have closed."""
+    i = torch.arange(len(demos))
+    t = (demos.obs[:, :, 10:12].sum(-1) < 2).sum(1)
+    chunks = demos.actions[i[:, None], (t[:, None] + torch.arange(pol.chunk)).clamp(max=demos.obs.shape[1] - 1)]
+    return pol.norm.encode(au.relative_chunks(demos.obs[i, t], chunks))
+
+
+def test_claim_one_step_of_the_ideal_denoiser_is_the_mean(demos: au.Demos, small_policy: au.TrainedPolicy) -> None:
+    """The notebook's check at its settings (seed 0): the ideal noise predictor for the 200 fork chunks,
+    one DDIM step lands on their mean; 50 DDPM steps (the control) land on single demonstrations."""
+    data, s = fork_chunks(demos, small_policy), small_policy.sched
+    spread = (data[demos.mode < 0].mean(0) - data[demos.mode > 0].mean(0)).norm()
+    to_mean = {k: ((au.denoise(au.oracle_eps(s, data), s, data.shape, k, torch.Generator().manual_seed(3))
+                    - data.mean(0)).flatten(1).norm(dim=1) / spread).mean().item() for k in (1, 50)}
+    c = claim(SLUG, "oracle_ddim1_to_mean")
+    assert c.control == "oracle_ddpm_to_mean"
+    assert c.holds(to_mean[1]) and not c.holds(to_mean[50]), to_mean
+
+
 def test_ddpm_mean_is_eq11_and_eq7() -> None:
     """The clipped x0-form of the step equals eq. (11)'s mean when x0_hat is in range."""
     s = au.NoiseSchedule(50)
@@ -190,6 +223,26 @@ def test_grasp_needs_both_hands_and_hands_must_move_together() -> None:
         apart[0, 0, 0] -= 0.2
         env.step(apart.reshape(2, 4))
     assert env.dropped.tolist() == [True, False]
+
+
+def test_hesitating_demonstrators_pause_then_jump() -> None:
+    hes = au.TaskConfig(max_speed=0.7, horizon=60)
+    d = au.make_demos(60, seed=3, cfg=hes, hesitate=True)
+    assert d.success.float().mean() > 0.95 and 0.3 < (d.mode < 0).float().mean() < 0.7
+    # the bar's centre (left hand + its handle offset + half the bar) stands still for >= 3 steps ...
+    centre = d.obs[..., 0:2] + d.obs[..., 4:6]
+    step = (centre[:, 1:] - centre[:, :-1]).norm(dim=-1)
+    still = (step < 0.03) & d.valid[:, 1:] & (d.obs[:, 1:, 10:12].sum(-1) == 2)
+    assert (still.sum(1) >= 3).all()
+    # ... and the sidestep is one quick move: some step is longer than the normal speed limit allows
+    assert (step.amax(1) > au.TaskConfig().max_speed * 2).all()
+
+
+def test_temporal_ensembling_averages_the_overlapping_predictions(demos: au.Demos) -> None:
+    pol = au.train(n_demos=20, chunk=4, objective="mse", iters=20, demos=demos)
+    r = au.rollout(pol, 5, ensemble=0.01)
+    assert r.evals == r.centre.shape[1] - 1                             # one prediction per step
+    assert 0.0 <= r.stall_rate <= 1.0
 
 
 def test_demonstrations_succeed_and_are_multimodal(demos: au.Demos) -> None:
@@ -329,20 +382,71 @@ def notebook_metrics(demos: au.Demos) -> dict[str, float]:
     ok = {(h, e): au.rollout(p, 100, steps=au.realtime_steps(h, e)).success_rate
           for h, p in ((1, single), (8, diff)) for e in (1, 8)}
     m["chunk_gain_e1"], m["chunk_gain_e8"] = ok[8, 1] - ok[1, 1], ok[8, 8] - ok[1, 8]
-    m["demos2_success"] = au.rollout(au.train(n_demos=2, iters=it, demos=demos), 100).success_rate
+    data = fork_chunks(demos, diff)
+    spread = (data[demos.mode < 0].mean(0) - data[demos.mode > 0].mean(0)).norm()
+    for k, name in ((1, "oracle_ddim1_to_mean"), (50, "oracle_ddpm_to_mean")):
+        x = au.denoise(au.oracle_eps(diff.sched, data), diff.sched, data.shape, k, torch.Generator().manual_seed(3))
+        m[name] = ((x - data.mean(0)).flatten(1).norm(dim=1) / spread).mean().item()
+    m.update(hesitation_metrics())
+    m.update(data_metrics())
     return m
 
 
-CLAIMED = ["diffusion_success", "act_success", "mse_collision", "diffusion_mode_share", "ddim1_saturation",
-           "ddim1_success", "joint_drop", "chunk_gain_e1", "chunk_gain_e8", "demos2_success"]
+def data_metrics(seed: int = 0) -> dict[str, float]:
+    """The notebook's easy/messy data study at its settings: 5 and 50 demonstrations, 800 steps each."""
+    out = {}
+    for name, cfg in (("easy", au.TaskConfig(obstacle_spread=0.0, start_spread=0.0)),
+                      ("messy", au.TaskConfig(obstacle_spread=0.4, start_spread=0.3))):
+        d = au.make_demos(200, seed=21 + seed, cfg=cfg)
+        ok = {n: au.rollout(au.train(n_demos=n, iters=800, demos=d, seed=seed), 100, cfg=cfg,
+                            seed=1236 + seed).success_rate for n in (5, 50)}
+        out[f"{name}_demos5_success"], out[f"{name}_gain_5_to_50"] = ok[5], ok[50] - ok[5]
+    assert set(out) == {"easy_demos5_success", "messy_demos5_success", "easy_gain_5_to_50", "messy_gain_5_to_50"}
+    return out
+
+
+def hesitation_metrics(seed: int = 0) -> dict[str, float]:
+    """The notebook's hesitation experiment at its settings (seed 0 unless told)."""
+    hes = au.TaskConfig(max_speed=0.7, horizon=60)
+    d = au.make_demos(200, seed=11 + seed, cfg=hes, hesitate=True)
+    out = {}
+    for name, h, obj, it in (("diffusion", 8, "diffusion", NOTEBOOK_ITERS), ("act", 8, "act", NOTEBOOK_ITERS),
+                             ("mse", 1, "mse", NOTEBOOK_ITERS // 2)):
+        pol = au.train(n_demos=200, chunk=h, objective=obj, iters=it, demos=d, seed=seed)
+        r = au.rollout(pol, 100, cfg=hes, seed=1235 + seed, ensemble=0.01 if name == "act" else None)
+        out[f"hes_{name}_success"] = r.success_rate
+    assert set(out) == {"hes_diffusion_success", "hes_act_success", "hes_mse_success"}
+    return out
+
+
+CLAIMED = ["diffusion_success", "act_success", "mse_collision", "oracle_ddim1_to_mean",
+           "ddim1_saturation", "ddim1_success", "joint_drop", "chunk_gain_e1", "chunk_gain_e8",
+           "hes_diffusion_success", "hes_mse_success", "easy_demos5_success"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("metric", CLAIMED)
 def test_claim_holds_and_its_control_fails(notebook_metrics: dict[str, float], metric: str) -> None:
     c = claim(SLUG, metric)
-    assert c.holds(notebook_metrics[metric]), (metric, notebook_metrics[metric])
+    if c.over_seeds == "all":      # a 'K of N' claim is judged over seeds, below
+        assert c.holds(notebook_metrics[metric]), (metric, notebook_metrics[metric])
     assert not c.holds(notebook_metrics[c.control]), (c.control, notebook_metrics[c.control])
+
+
+@pytest.mark.slow
+def test_hesitation_regressor_fails_on_4_of_5_seeds() -> None:
+    """hes_mse_success is a 'K of N' claim: the single-step MSE regressor waits at the pause on most
+    training seeds and drifts out of it by chance on about one (the notes say why). Its control,
+    hes_diffusion_success, fails the claim at every seed (test_claim_holds_and_its_control_fails)."""
+    c = claim(SLUG, "hes_mse_success")
+    k, n = (int(x) for x in c.over_seeds.split(" of "))
+    hes = au.TaskConfig(max_speed=0.7, horizon=60)
+    held = 0
+    for seed in range(n):
+        d = au.make_demos(200, seed=11 + seed, cfg=hes, hesitate=True)
+        pol = au.train(n_demos=200, chunk=1, objective="mse", iters=NOTEBOOK_ITERS // 2, demos=d, seed=seed)
+        held += c.holds(au.rollout(pol, 100, cfg=hes, seed=1235 + seed).success_rate)
+    assert held >= k, (held, n)
 
 
 def test_every_claim_is_tested() -> None:
@@ -375,6 +479,7 @@ def test_chunk_length_below_one_is_rejected(demos: au.Demos) -> None:
     (lambda: au.CarryEnv(0), "n: expected a positive integer, got 0"),
     (lambda: au.TaskConfig(max_speed=-0.1), "max_speed: expected a positive number"),
     (lambda: au.realtime_steps(0, 2.0), "chunk: expected a positive integer, got 0"),
+    (lambda: au.TaskConfig(start_spread=-0.1), "start_spread: expected a number"),
 ])
 def test_bad_arguments_are_rejected(call, match: str) -> None:
     with pytest.raises(ValueError, match=match):
