@@ -46,6 +46,7 @@ class _Page(HTMLParser):
         self.styles: list[str] = []
         self.unsafe: list[str] = []    # markup the generator never writes
         self.scripts: list[str] = []   # inline script bodies
+        self.search_box = False        # the theme's search (its index is then fetched by the page)
         self._in_style = False
         self._in_script: str | None = None
 
@@ -82,6 +83,8 @@ class _Page(HTMLParser):
             self.styles.append(a["style"])
         if tag == "style":
             self._in_style = True
+        if a.get("data-md-component") == "search":
+            self.search_box = True
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "style":
@@ -138,21 +141,51 @@ def safe_index_text(text: str) -> str:
     return "".join(out)
 
 
-def search_index_problems(site: Path) -> list[str]:
-    index = site / "search" / "search_index.json"
-    if not index.exists():
+# where each engine writes its search index: MkDocs with Material, then Zensical
+SEARCH_INDEXES = ("search/search_index.json", "search.json")
+
+
+def search_indexes(site: Path) -> list[Path]:
+    """The search indexes the engine wrote into ``site`` (none when the theme's search is off)."""
+    return [site / rel for rel in SEARCH_INDEXES if (site / rel).is_file()]
+
+
+def index_docs(data: object) -> list[dict]:
+    """The indexed documents: Material's ``docs`` list or Zensical's ``items`` list."""
+    if not isinstance(data, dict):
         return []
+    docs = data.get("docs", data.get("items", []))
+    return [d for d in docs if isinstance(d, dict)] if isinstance(docs, list) else []
+
+
+def search_index_problems(site: Path, parsed: dict[Path, _Page] | None = None) -> list[str]:
+    """Markup in the search index that paperclub did not write; a theme whose search is on (a page has the
+    search box) but no index found is a problem too, so a check that finds nothing never passes."""
     import json
 
     problems = []
-    for doc in json.loads(index.read_text(encoding="utf-8")).get("docs", []):
-        for key in ("title", "text", "tags"):
-            value = doc.get(key, "")
-            value = " ".join(map(str, value)) if isinstance(value, list) else str(value)
-            if safe_index_text(value) != value:
-                problems.append(f"search/search_index.json: {doc.get('location', '?')}: {key} carries markup "
-                                f"paperclub did not write ({value[:40]!r}…)")
-                break
+    indexes = search_indexes(site)
+    if not indexes and any(info.search_box for info in (parsed or {}).values()):
+        problems.append(f"search index: the pages have a search box but none of {', '.join(SEARCH_INDEXES)} "
+                        "exists (an engine that writes its index elsewhere is not audited)")
+    for index in indexes:
+        rel = index.relative_to(site).as_posix()
+        try:
+            data = json.loads(index.read_text(encoding="utf-8"))
+        except ValueError as err:
+            problems.append(f"{rel}: not valid JSON ({err})")
+            continue
+        docs = index_docs(data)
+        if not docs:
+            problems.append(f"{rel}: indexes no page")
+        for doc in docs:
+            for key in ("title", "text", "tags"):
+                value = doc.get(key, "")
+                value = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+                if safe_index_text(value) != value:
+                    problems.append(f"{rel}: {doc.get('location', '?')}: {key} carries markup "
+                                    f"paperclub did not write ({value[:40]!r}…)")
+                    break
     return problems
 
 
@@ -190,9 +223,8 @@ def audit_site(site: Path, expected: list[str] | None = None, budget: int = PAGE
                 ids = parsed[target].ids if target in parsed else parse(target).ids
                 if fragment not in ids:
                     problems.append(f"{rel}: broken anchor {url}")
-    problems += search_index_problems(site)
-    index = site / "search" / "search_index.json"
-    shared = index.stat().st_size if index.exists() else 0
+    problems += search_index_problems(site, parsed)
+    shared = max((index.stat().st_size for index in search_indexes(site)), default=0)
     for rel, weight in page_weights(site, parsed).items():
         # the theme's pages fetch the search index (the decks do not)
         info = parsed[site / rel]
