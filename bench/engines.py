@@ -32,7 +32,7 @@ TODAY = dt.date(2026, 11, 23)
 def real_copy(dest: Path) -> Path:
     """The repository's inputs (and its notebook cache, so nothing re-runs) in a scratch folder."""
     dest.mkdir(parents=True)
-    for name in ("papers", "notebooks", "minimal_impls", "slides", "docs"):
+    for name in ("papers", "notebooks", "minimal_impls", "slides", "docs", "tests"):
         shutil.copytree(ROOT / name, dest / name)
     for name in ("mkdocs.yml", "pyproject.toml", "package.json", "package-lock.json"):
         shutil.copy2(ROOT / name, dest / name)

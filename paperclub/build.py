@@ -16,6 +16,7 @@ import datetime as dt
 import fcntl
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -314,6 +315,7 @@ def _make_index_safe(index: Path) -> None:
     import json
 
     data = json.loads(index.read_text(encoding="utf-8"))
+    once_only(data)
     for doc in audit.index_docs(data):
         for key in ("title", "text"):
             if isinstance(doc.get(key), str):
@@ -321,6 +323,33 @@ def _make_index_safe(index: Path) -> None:
         if isinstance(doc.get("tags"), list):
             doc["tags"] = [audit.safe_index_text(t) if isinstance(t, str) else t for t in doc["tags"]]
     index.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+
+def once_only(data: dict) -> None:
+    """Index each repeated section and paragraph once. Every page loads the whole index, so text that
+    recurs on every paper page (the shared helpers on each implementation page, the claims table's
+    explanation, the "run it yourself" box) costs every page ten times over and finds nothing new; a hit
+    on it leads to its first page. Works on either engine's index (it keeps each engine's own fields)."""
+    key = "docs" if isinstance(data.get("docs"), list) else "items"
+    docs, seen, paras, out = data.get(key) or [], set(), set(), []
+    for doc in docs:
+        if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
+            out.append(doc)
+            continue
+        if "#" in str(doc.get("location", "")) and (doc.get("title"), doc["text"]) in seen:
+            continue                  # the same section on another page (a page's own top entry always stays)
+        seen.add((doc.get("title"), doc["text"]))
+        kept = []
+        for para in re.split(r"(?<=</p>) (?=<p>)", doc["text"]):
+            if len(para) >= REPEATED_PARAGRAPH and para in paras:
+                continue
+            paras.add(para)
+            kept.append(para)
+        out.append(dict(doc, text=" ".join(kept)))
+    data[key] = out
+
+
+REPEATED_PARAGRAPH = 80   # characters: a shorter repeated paragraph ("Next session") stays on each page
 
 
 # --------------------------------------------------------------------------- safety: lock, target, swap

@@ -143,3 +143,36 @@ def test_scaffolded_project_builds_with_zensical(project_factory):
     build(project, site, cache, today=TODAY, log=lambda _: None)
     assert (site / "search" / "search_index.json").exists() and not (site / "search.json").exists()
     assert audit.audit_site(site) == []
+
+
+@pytest.mark.parametrize("key", ["docs", "items"])
+def test_index_keeps_each_repeated_section_and_paragraph_once(key):
+    from paperclub.build import once_only
+
+    boiler = "<p>" + "Each figure below was recorded by the notebook when it last ran. " * 3 + "</p>"
+    docs = [{"location": f"papers/{s}/", "title": s, "text": f"{boiler} <p>own text of {s}</p>"} for s in "ab"]
+    docs += [{"location": f"papers/{s}/implementation/#impl-common-seed", "title": "seed()",
+              "text": "<p>Seed Python, numpy and torch.</p>"} for s in "ab"]
+    data = {"config": {}, key: docs}
+    once_only(data)
+    out = data[key]
+    assert [d["location"] for d in out] == ["papers/a/", "papers/b/", "papers/a/implementation/#impl-common-seed"]
+    assert out[0]["text"] == f"{boiler} <p>own text of a</p>"
+    assert out[1]["text"] == "<p>own text of b</p>"        # the repeated paragraph is indexed once
+
+
+def test_opaque_rgba_figure_is_stored_losslessly_as_rgb():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from paperclub.render import shrink_png
+
+    noise = np.random.default_rng(0).integers(0, 256, (128, 128, 4), dtype=np.uint8)   # > 8192 colours
+    noise[..., 3] = 255                                     # photo-like (true colour), alpha unused
+    buf = io.BytesIO()
+    Image.fromarray(noise, "RGBA").save(buf, format="PNG")
+    out = Image.open(io.BytesIO(shrink_png(buf.getvalue())))
+    assert out.mode == "RGB" and len(shrink_png(buf.getvalue())) < len(buf.getvalue())
+    assert np.array_equal(np.asarray(out), noise[..., :3])
