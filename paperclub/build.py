@@ -290,14 +290,18 @@ def run_zensical(project: Project, staging: Path, new_site: Path, nav_: list) ->
     Its output is copied into ``new_site``, which the audit checks and the swap puts in place."""
     root = zensical_dir(project)
     docs, out = root / "docs", root / "site"
+    for folder in (project.build_dir, root, docs, out):
+        if folder.is_symlink():   # never write into, or delete from, a folder through a symlink
+            raise PaperclubError(f"{project.rel(folder)}: is a symlink; paperclub keeps Zensical's work there "
+                                 "and never writes through a link (remove it)")
     sync_tree(staging, docs)
     config = mkdocs_config(project, docs, out, nav_)
     cfg = yaml.safe_load(config.read_text(encoding="utf-8"))
     cfg.update(docs_dir="docs", site_dir="site")
     cfg.setdefault("theme", {})["variant"] = "classic"
     config.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "zensical", "build", "--strict", "-f", str(config)], capture_output=True, text=True,
-                          cwd=root)
+    proc = subprocess.run([sys.executable, "-m", "zensical", "build", "--strict", "-f", str(config)],
+                          capture_output=True, text=True, cwd=root)
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
         raise PaperclubError("zensical build --strict failed:\n  " + "\n  ".join(lines[-20:] or ["no output"]))
