@@ -98,6 +98,48 @@ def test_engine_flag_and_unknown_engine():
         check_engine("hugo")
 
 
+def zensical_search(site: Path, term: str) -> tuple[list[str], list[str], list[str]] | None:
+    """Type ``term`` into Zensical's search on the home page in headless Chromium: the result links, the
+    outside URLs requested, the site paths requested. None where Playwright or Chromium is missing (the
+    browser tests say so; the rest of the Zensical test still runs)."""
+    import functools
+    import http.server
+    import shutil
+    import threading
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        return None
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=exe, args=["--headless", "--no-sandbox", "--disable-gpu"])
+            page = browser.new_page()
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(base + "/")
+            page.locator(".md-search__button").first.click()
+            page.locator("dialog input").first.press_sequentially(term, delay=30)
+            page.locator("dialog a").first.wait_for(timeout=15_000)
+            hrefs = page.eval_on_selector_all("dialog a", "els => els.map(e => e.href)")
+            browser.close()
+    finally:
+        httpd.shutdown()
+    return (hrefs, [u for u in requests if not u.startswith(base)],
+            [u.removeprefix(base) for u in requests if u.startswith(base)])
+
+
 def digest(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
     return {f.relative_to(folder).as_posix(): f.read_bytes() for f in sorted(folder.rglob("*"))
             if f.is_file() and f.relative_to(folder).as_posix() not in skip}
@@ -125,6 +167,12 @@ def test_scaffolded_project_builds_with_zensical(project_factory):
     assert audit.audit_site(site) == []
     weights = audit.page_weights(site)
     assert max(weights.values()) + (site / "search.json").stat().st_size <= audit.PAGE_BUDGET
+    # in the browser: Zensical's own search box (a <dialog>, not Material's) finds the paper, offline
+    hits = zensical_search(site, "alpha")
+    if hits is not None:
+        hrefs, outside, fetched = hits
+        assert any("papers/alpha/" in h for h in hrefs), hrefs[:5]
+        assert outside == [] and "/search.json" in fetched
 
     # a one-file edit: the fixed staging folder and Zensical's cache give the same site as a clean build
     notes = root / "papers" / "alpha.md"
