@@ -121,7 +121,7 @@ def _resolve(site: Path, page: Path, url: str) -> tuple[Path, str] | None:
 
 
 # the only markup the theme's search index may carry (its previews are shown as HTML)
-INDEX_TAGS = {"p", "code", "li", "ul", "ol", "pre", "em", "strong", "mark"}
+INDEX_TAGS = {"p", "code", "li", "ul", "ol", "pre", "em", "strong", "mark", "small"}   # small: Zensical keeps it
 _INDEX_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)(\s[^<>]*)?>")
 
 

@@ -330,12 +330,28 @@ def _make_index_safe(index: Path) -> None:
 
 
 def once_only(data: dict) -> None:
-    """Index each repeated section and paragraph once. Every page loads the whole index, so text that
-    recurs on every paper page (the shared helpers on each implementation page, the claims table's
-    explanation, the "run it yourself" box) costs every page ten times over and finds nothing new; a hit
-    on it leads to its first page. Works on either engine's index (it keeps each engine's own fields)."""
+    """Index boilerplate once. Every page loads the whole index, so text that recurs on every paper page
+    (the shared helpers on each implementation page, the "run it yourself" box) costs every page ten times
+    over and finds nothing new: a section repeated verbatim on another page, and a paragraph found on
+    :data:`BOILERPLATE_PAGES` pages or more, are kept on the first page only. A paragraph on two pages (a
+    paper's TL;DR on its page and on the home page's card) stays on both. Either engine's index."""
     key = "docs" if isinstance(data.get("docs"), list) else "items"
-    docs, seen, paras, out = data.get(key) or [], set(), set(), []
+    docs = data.get(key) or []
+
+    def paragraphs(doc: dict) -> list[str]:
+        return re.split(r"(?<=</p>) (?=<p>)", doc["text"])
+
+    def page(doc: dict) -> str:
+        return str(doc.get("location", "")).split("#")[0]
+
+    texts = [d for d in docs if isinstance(d, dict) and isinstance(d.get("text"), str)]
+    pages_of: dict[str, set[str]] = {}
+    for doc in texts:
+        for para in paragraphs(doc):
+            pages_of.setdefault(para, set()).add(page(doc))
+    seen: set = set()
+    paras: set[str] = set()
+    out = []
     for doc in docs:
         if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
             out.append(doc)
@@ -343,17 +359,13 @@ def once_only(data: dict) -> None:
         if "#" in str(doc.get("location", "")) and (doc.get("title"), doc["text"]) in seen:
             continue                  # the same section on another page (a page's own top entry always stays)
         seen.add((doc.get("title"), doc["text"]))
-        kept = []
-        for para in re.split(r"(?<=</p>) (?=<p>)", doc["text"]):
-            if len(para) >= REPEATED_PARAGRAPH and para in paras:
-                continue
-            paras.add(para)
-            kept.append(para)
+        kept = [p for p in paragraphs(doc) if not (p in paras and len(pages_of[p]) >= BOILERPLATE_PAGES)]
+        paras.update(kept)
         out.append(dict(doc, text=" ".join(kept)))
     data[key] = out
 
 
-REPEATED_PARAGRAPH = 80   # characters: a shorter repeated paragraph ("Next session") stays on each page
+BOILERPLATE_PAGES = 3   # a paragraph on this many pages or more is boilerplate, indexed on its first page only
 
 
 # --------------------------------------------------------------------------- safety: lock, target, swap

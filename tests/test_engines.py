@@ -194,19 +194,23 @@ def test_scaffolded_project_builds_with_zensical(project_factory):
 
 
 @pytest.mark.parametrize("key", ["docs", "items"])
-def test_index_keeps_each_repeated_section_and_paragraph_once(key):
+def test_index_keeps_boilerplate_once(key):
     from paperclub.build import once_only
 
-    boiler = "<p>" + "Each figure below was recorded by the notebook when it last ran. " * 3 + "</p>"
-    docs = [{"location": f"papers/{s}/", "title": s, "text": f"{boiler} <p>own text of {s}</p>"} for s in "ab"]
+    boiler = "<p>Download the notebook: it runs on its own.</p>"
+    docs = [{"location": "", "title": "Home", "text": "<p>TL;DR of a</p> <p>TL;DR of b</p>"}]
+    docs += [{"location": f"papers/{s}/", "title": s, "text": f"<p>TL;DR of {s}</p> {boiler} <p>own text of {s}</p>"}
+             for s in "abc"]
     docs += [{"location": f"papers/{s}/implementation/#impl-common-seed", "title": "seed()",
               "text": "<p>Seed Python, numpy and torch.</p>"} for s in "ab"]
     data = {"config": {}, key: docs}
     once_only(data)
     out = data[key]
-    assert [d["location"] for d in out] == ["papers/a/", "papers/b/", "papers/a/implementation/#impl-common-seed"]
-    assert out[0]["text"] == f"{boiler} <p>own text of a</p>"
-    assert out[1]["text"] == "<p>own text of b</p>"        # the repeated paragraph is indexed once
+    assert [d["location"] for d in out] == ["", "papers/a/", "papers/b/", "papers/c/",
+                                            "papers/a/implementation/#impl-common-seed"]
+    assert out[1]["text"] == f"<p>TL;DR of a</p> {boiler} <p>own text of a</p>"
+    # on three pages: boilerplate, indexed once; on two (a paper's page and its home card): kept on both
+    assert out[2]["text"] == "<p>TL;DR of b</p> <p>own text of b</p>"
 
 
 def test_opaque_rgba_figure_is_stored_losslessly_as_rgb():
