@@ -330,38 +330,31 @@ def _make_index_safe(index: Path) -> None:
 
 
 def once_only(data: dict) -> None:
-    """Index boilerplate once. Every page loads the whole index, so text that recurs on every paper page
-    (the shared helpers on each implementation page, the "run it yourself" box) costs every page ten times
-    over and finds nothing new: a section repeated verbatim on another page, and a paragraph found on
-    :data:`BOILERPLATE_PAGES` pages or more, are kept on the first page only. A paragraph on two pages (a
-    paper's TL;DR on its page and on the home page's card) stays on both. Either engine's index."""
+    """Index boilerplate once. Every page loads the whole index, so a paragraph that recurs on every paper
+    page (the "run it yourself" box, the implementation page's introduction, the shared helpers' docstrings)
+    costs every page ten times over and finds nothing new: a paragraph found on :data:`BOILERPLATE_PAGES`
+    pages or more is kept on its first page only. A paragraph on two pages (a paper's TL;DR on its page and
+    on the home page's card) stays on both, and no section is dropped (dropping the helpers' repeated
+    sections re-ranked Material's results). Works on either engine's index, keeping its own fields."""
     key = "docs" if isinstance(data.get("docs"), list) else "items"
     docs = data.get(key) or []
 
     def paragraphs(doc: dict) -> list[str]:
         return re.split(r"(?<=</p>) (?=<p>)", doc["text"])
 
-    def page(doc: dict) -> str:
-        return str(doc.get("location", "")).split("#")[0]
-
     texts = [d for d in docs if isinstance(d, dict) and isinstance(d.get("text"), str)]
     pages_of: dict[str, set[str]] = {}
     for doc in texts:
         for para in paragraphs(doc):
-            pages_of.setdefault(para, set()).add(page(doc))
-    seen: set = set()
+            pages_of.setdefault(para, set()).add(str(doc.get("location", "")).split("#")[0])
     paras: set[str] = set()
     out = []
     for doc in docs:
-        if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
-            out.append(doc)
-            continue
-        if "#" in str(doc.get("location", "")) and (doc.get("title"), doc["text"]) in seen:
-            continue                  # the same section on another page (a page's own top entry always stays)
-        seen.add((doc.get("title"), doc["text"]))
-        kept = [p for p in paragraphs(doc) if not (p in paras and len(pages_of[p]) >= BOILERPLATE_PAGES)]
-        paras.update(kept)
-        out.append(dict(doc, text=" ".join(kept)))
+        if isinstance(doc, dict) and isinstance(doc.get("text"), str):
+            kept = [p for p in paragraphs(doc) if not (p in paras and len(pages_of[p]) >= BOILERPLATE_PAGES)]
+            paras.update(kept)
+            doc = dict(doc, text=" ".join(kept))
+        out.append(doc)
     data[key] = out
 
 
