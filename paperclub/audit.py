@@ -112,9 +112,12 @@ class _Page:
         self.styles: list[str] = []
         self.unsafe: list[str] = []    # markup the generator never writes
         self.scripts: list[str] = []   # inline script bodies
+        self.search_box = False        # the theme's search (its index is then fetched by the page)
         self.config: list[str] = []    # bodies of id="__config" elements, in document order ('' for others)
 
     def element(self, tag: str, attrs: dict[str, str], text: str) -> None:
+        if attrs.get("data-md-component") == "search":
+            self.search_box = True
         for name, v in attrs.items():
             if name.startswith("on"):
                 self.unsafe.append(f"inline event handler <{tag} {name}=…>")
@@ -251,7 +254,7 @@ def _resolve(site: Path, page: Path, url: str) -> tuple[Path, str] | None:
 
 
 # the only markup the theme's search index may carry (its previews are shown as HTML)
-INDEX_TAGS = {"p", "code", "li", "ul", "ol", "pre", "em", "strong", "mark"}
+INDEX_TAGS = {"p", "code", "li", "ul", "ol", "pre", "em", "strong", "mark", "small"}   # small: Zensical keeps it
 _INDEX_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)(\s[^<>]*)?>")
 
 
@@ -274,24 +277,56 @@ def safe_index_text(text: str) -> str:
 INDEX_SCRIPT_PREFIX = "var __index = "   # search/search_index.js: the index as a script, for file:// pages
 
 
-def search_index_problems(site: Path) -> list[str]:
-    index = site / "search" / "search_index.json"
-    if not index.exists():
+# where each engine writes its search index: MkDocs with Material, then Zensical
+SEARCH_INDEXES = ("search/search_index.json", "search.json")
+
+
+def search_indexes(site: Path) -> list[Path]:
+    """The search indexes the engine wrote into ``site`` (none when the theme's search is off)."""
+    return [site / rel for rel in SEARCH_INDEXES if (site / rel).is_file()]
+
+
+def index_docs(data: object) -> list[dict]:
+    """The indexed documents: Material's ``docs`` list or Zensical's ``items`` list."""
+    if not isinstance(data, dict):
         return []
+    docs = data.get("docs", data.get("items", []))
+    return [d for d in docs if isinstance(d, dict)] if isinstance(docs, list) else []
+
+
+def search_index_problems(site: Path, parsed: dict[Path, _Page] | None = None) -> list[str]:
+    """Markup in the search index that paperclub did not write; a theme whose search is on (a page has the
+    search box) but no index found is a problem too, so a check that finds nothing never passes."""
     import json
 
     problems = []
+    indexes = search_indexes(site)
+    if not indexes and any(info.search_box for info in (parsed or {}).values()):
+        problems.append(f"search index: the pages have a search box but none of {', '.join(SEARCH_INDEXES)} "
+                        "exists (an engine that writes its index elsewhere is not audited)")
+    index = site / "search" / "search_index.json"
     script = site / "search" / "search_index.js"
-    if script.exists() and script.read_text(encoding="utf-8") != INDEX_SCRIPT_PREFIX + index.read_text(encoding="utf-8"):
+    if index.exists() and script.exists() and \
+            script.read_text(encoding="utf-8") != INDEX_SCRIPT_PREFIX + index.read_text(encoding="utf-8"):
         problems.append("search/search_index.js: not the same index as search/search_index.json")
-    for doc in json.loads(index.read_text(encoding="utf-8")).get("docs", []):
-        for key in ("title", "text", "tags"):
-            value = doc.get(key, "")
-            value = " ".join(map(str, value)) if isinstance(value, list) else str(value)
-            if safe_index_text(value) != value:
-                problems.append(f"search/search_index.json: {doc.get('location', '?')}: {key} carries markup "
-                                f"paperclub did not write ({value[:40]!r}…)")
-                break
+    for index in indexes:
+        rel = index.relative_to(site).as_posix()
+        try:
+            data = json.loads(index.read_text(encoding="utf-8"))
+        except ValueError as err:
+            problems.append(f"{rel}: not valid JSON ({err})")
+            continue
+        docs = index_docs(data)
+        if not docs:
+            problems.append(f"{rel}: indexes no page")
+        for doc in docs:
+            for key in ("title", "text", "tags"):
+                value = doc.get(key, "")
+                value = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+                if safe_index_text(value) != value:
+                    problems.append(f"{rel}: {doc.get('location', '?')}: {key} carries markup "
+                                    f"paperclub did not write ({value[:40]!r}…)")
+                    break
     return problems
 
 
@@ -323,9 +358,8 @@ def audit_site(site: Path, expected: list[str] | None = None, budget: int = PAGE
                 ids = parsed[target].ids if target in parsed else parse(target).ids
                 if fragment not in ids:
                     problems.append(f"{rel}: broken anchor {url}")
-    problems += search_index_problems(site)
-    index = site / "search" / "search_index.json"
-    shared = index.stat().st_size if index.exists() else 0
+    problems += search_index_problems(site, parsed)
+    shared = max((index.stat().st_size for index in search_indexes(site)), default=0)
     for rel, weight in page_weights(site, parsed).items():
         # the theme's pages fetch the search index (the decks do not)
         info = parsed[site / rel]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fcntl
+import importlib.util
 import os
 import re
 import shutil
@@ -241,15 +242,93 @@ def run_site_engine(config: Path) -> None:
         raise PaperclubError(f"mkdocs build --strict failed:\n  {detail}")
 
 
+ENGINES = ("mkdocs", "zensical")
+
+
+def render_site(engine: str, project: Project, staging: Path, new_site: Path, nav_: list,
+                log: Callable[[str], None] = print) -> None:
+    """Render the staged docs tree into ``new_site`` with the chosen engine (MkDocs or Zensical)."""
+    if engine == "mkdocs":
+        config = mkdocs_config(project, staging, new_site, nav_)
+        log("paperclub: mkdocs build --strict")
+        run_site_engine(config)
+    elif engine == "zensical":
+        log("paperclub: zensical build")
+        run_zensical(project, staging, new_site, nav_)
+    else:
+        raise PaperclubError(f"--engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+
+
+def check_engine(engine: str) -> None:
+    """Refuse an unknown engine, or Zensical when it is not installed, before any notebook runs."""
+    if engine not in ENGINES:
+        raise PaperclubError(f"--engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "zensical" and importlib.util.find_spec("zensical") is None:
+        raise PaperclubError("--engine zensical: Zensical is not installed in this environment "
+                             "(pip install -e '.[zensical]')")
+
+
+def zensical_dir(project: Project) -> Path:
+    """Zensical's fixed work folder: its cache is keyed on the docs folder's path, so a fresh temporary
+    folder per build would lose it; the project lock keeps it to one build at a time."""
+    return project.build_dir / "zensical"
+
+
+def sync_tree(src: Path, dest: Path) -> None:
+    """Make ``dest`` a copy of ``src``, touching only files whose bytes changed (unchanged files keep
+    their modification time, so the engine's cache still knows them) and removing what ``src`` lacks."""
+    dest.mkdir(parents=True, exist_ok=True)
+    wanted = {p.relative_to(src) for p in src.rglob("*")}
+    for path in sorted(dest.rglob("*"), reverse=True):
+        rel = path.relative_to(dest)
+        if rel not in wanted or path.is_dir() != (src / rel).is_dir() or path.is_symlink():
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    for rel in sorted(wanted):
+        s, d = src / rel, dest / rel
+        if s.is_dir():
+            d.mkdir(parents=True, exist_ok=True)
+        elif not d.is_file() or d.stat().st_size != s.stat().st_size or d.read_bytes() != s.read_bytes():
+            d.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(s, d)
+
+
+def run_zensical(project: Project, staging: Path, new_site: Path, nav_: list) -> None:
+    """Zensical builds the same staged tree, from a fixed folder (``build/zensical/``): it needs a relative
+    ``docs_dir`` and a ``site_dir`` inside the config's folder; its classic look keeps a handout on one page.
+    Its output is copied into ``new_site``, which the audit checks and the swap puts in place."""
+    root = zensical_dir(project)
+    docs, out = root / "docs", root / "site"
+    for folder in (project.build_dir, root, docs, out):
+        if folder.is_symlink():   # never write into, or delete from, a folder through a symlink
+            raise PaperclubError(f"{project.rel(folder)}: is a symlink; paperclub keeps Zensical's work there "
+                                 "and never writes through a link (remove it)")
+    sync_tree(staging, docs)
+    config = mkdocs_config(project, docs, out, nav_)
+    cfg = yaml.safe_load(config.read_text(encoding="utf-8"))
+    cfg.update(docs_dir="docs", site_dir="site")
+    cfg.setdefault("theme", {})["variant"] = "classic"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "zensical", "build", "--strict", "-f", str(config)],
+                          capture_output=True, text=True, cwd=root)
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        raise PaperclubError("zensical build --strict failed:\n  " + "\n  ".join(lines[-20:] or ["no output"]))
+    shutil.copytree(out, new_site, dirs_exist_ok=True)
+
+
 def make_search_index_safe(site: Path) -> None:
-    """Re-escape what the theme's indexer un-escaped (its previews are HTML): see audit.safe_index_text."""
+    """Re-escape what the theme's indexer un-escaped (its previews are HTML): see audit.safe_index_text.
+    Covers each engine's index (MkDocs' ``search/search_index.json``, Zensical's ``search.json``)."""
+    for index in audit.search_indexes(site):
+        _make_index_safe(index)
+
+
+def _make_index_safe(index: Path) -> None:
     import json
 
-    index = site / "search" / "search_index.json"
-    if not index.exists():
-        return
     data = json.loads(index.read_text(encoding="utf-8"))
-    for doc in data.get("docs", []):
+    once_only(data)
+    for doc in audit.index_docs(data):
         for key in ("title", "text"):
             if isinstance(doc.get(key), str):
                 doc[key] = audit.safe_index_text(doc[key])
@@ -257,9 +336,41 @@ def make_search_index_safe(site: Path) -> None:
             doc["tags"] = [audit.safe_index_text(t) if isinstance(t, str) else t for t in doc["tags"]]
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     index.write_text(text, encoding="utf-8")
-    script = site / "search" / "search_index.js"   # the same index for file:// pages (the offline plugin)
-    if script.exists():
+    script = index.parent / "search_index.js"   # the same index for file:// pages (the offline plugin)
+    if index.name == "search_index.json" and script.exists():
         script.write_text(audit.INDEX_SCRIPT_PREFIX + text, encoding="utf-8")
+
+
+def once_only(data: dict) -> None:
+    """Index boilerplate once. Every page loads the whole index, so a paragraph that recurs on every paper
+    page (the "run it yourself" box, the implementation page's introduction, the shared helpers' docstrings)
+    costs every page ten times over and finds nothing new: a paragraph found on :data:`BOILERPLATE_PAGES`
+    pages or more is kept on its first page only. A paragraph on two pages (a paper's TL;DR on its page and
+    on the home page's card) stays on both, and no section is dropped (dropping the helpers' repeated
+    sections re-ranked Material's results). Works on either engine's index, keeping its own fields."""
+    key = "docs" if isinstance(data.get("docs"), list) else "items"
+    docs = data.get(key) or []
+
+    def paragraphs(doc: dict) -> list[str]:
+        return re.split(r"(?<=</p>) (?=<p>)", doc["text"])
+
+    texts = [d for d in docs if isinstance(d, dict) and isinstance(d.get("text"), str)]
+    pages_of: dict[str, set[str]] = {}
+    for doc in texts:
+        for para in paragraphs(doc):
+            pages_of.setdefault(para, set()).add(str(doc.get("location", "")).split("#")[0])
+    paras: set[str] = set()
+    out = []
+    for doc in docs:
+        if isinstance(doc, dict) and isinstance(doc.get("text"), str):
+            kept = [p for p in paragraphs(doc) if not (p in paras and len(pages_of[p]) >= BOILERPLATE_PAGES)]
+            paras.update(kept)
+            doc = dict(doc, text=" ".join(kept))
+        out.append(doc)
+    data[key] = out
+
+
+BOILERPLATE_PAGES = 3   # a paragraph on this many pages or more is boilerplate, indexed on its first page only
 
 
 # --------------------------------------------------------------------------- safety: lock, target, swap
@@ -399,13 +510,13 @@ def _quietly(fn: Callable[[Path], None], path: Path) -> None:
 # --------------------------------------------------------------------------- the pipeline
 
 def fingerprint(project: Project, papers: list[Paper], results: dict[str, NotebookResult], today: dt.date,
-                strict: bool) -> str:
+                strict: bool, engine: str = "mkdocs") -> str:
     """A hash of everything the rendered site depends on besides the notebooks' runs (named by their keys):
     the paper, deck and hand-written files, the site config, the generator itself, the front-end packages,
     the date (the schedule), the sweeps. Equal to the last build's: nothing to render."""
     import hashlib
 
-    h = hashlib.sha256(f"{today.isoformat()} strict={strict}\0".encode())
+    h = hashlib.sha256(f"{today.isoformat()} strict={strict}{'' if engine == 'mkdocs' else ' ' + engine}\0".encode())
     for p in papers:
         res = results[p.slug]
         h.update(f"{p.slug}\0{execute._read_meta(res.run).get('key') if res.run else None}\0"
@@ -589,10 +700,11 @@ def cluster_for(scheduler: str | None, shared: str | None):
 def build(project: Project, site: Path, cache: Path, *, only: list[str] | None = None, strict: bool = False,
           force: list[str] | bool = False, jobs: int | None = None, limit_s: int = 300,
           today: dt.date | None = None, log: Callable[[str], None] = print, wait: bool = False,
-          scheduler: str | None = None, shared_cache: str | None = None) -> BuildReport:
+          scheduler: str | None = None, shared_cache: str | None = None, engine: str = "mkdocs") -> BuildReport:
     t0 = time.monotonic()
     today = today or dt.date.today()
     report = BuildReport()
+    check_engine(engine)
     site = check_target(project, site)
     cache = guard.check_folder(project, cache, "--cache", guard.CACHE_MARKER, default=project.default_cache,
                                others=(site,))
@@ -638,7 +750,7 @@ def build(project: Project, site: Path, cache: Path, *, only: list[str] | None =
             raise PaperclubError("claims or numbers cannot be trusted (--strict), site left unchanged:\n  " +
                                  "\n  ".join(report.failed_claims + report.warnings + report.unswept))
 
-        stamp = fingerprint(project, papers, results, today, strict)
+        stamp = fingerprint(project, papers, results, today, strict, engine)
         if (site / MARKER).exists() and (site / MARKER).read_text(encoding="utf-8").strip().endswith(stamp):
             report.seconds = time.monotonic() - t0
             report.site = site
@@ -653,9 +765,7 @@ def build(project: Project, site: Path, cache: Path, *, only: list[str] | None =
             log("paperclub: rendering pages, decks, schedule")
             st = Stage(project, papers, results, staging, today, site_url(project))
             written = stage_docs(st)
-            config = mkdocs_config(project, staging, new_site, nav(papers, staging))
-            log("paperclub: mkdocs build --strict")
-            run_site_engine(config)
+            render_site(engine, project, staging, new_site, nav(papers, staging), log)
             make_search_index_safe(new_site)
             expected = sorted({SiteMap.built(w) for w in written if w.endswith((".md", ".html", ".ics"))})
             problems = audit.audit_site(new_site, expected)

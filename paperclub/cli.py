@@ -34,7 +34,7 @@ def cmd_build(args: argparse.Namespace, project: Project) -> int:
     force = True if args.force == [] else (args.force or False)
     report = build(project, args.site, args.cache, only=args.only, strict=args.strict, force=force,
                    jobs=args.jobs, limit_s=args.limit, today=args.today, scheduler=args.scheduler,
-                   shared_cache=args.shared_cache)
+                   shared_cache=args.shared_cache, engine=args.engine)
     if report.failed_claims or report.warnings:
         print(f"paperclub: {len(report.failed_claims)} claim(s) do not hold, are vacuous or fragile (marked in the "
               f"claims tables), {len(report.warnings)} other trust warning(s) (listed above); --strict makes them "
@@ -266,6 +266,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--jobs", type=int, default=None, help="notebooks run in parallel (default: CPU count)")
     b.add_argument("--limit", type=int, default=300, help="time limit per notebook in seconds")
     b.add_argument("--today", type=_date, default=None, help="date for the schedule (default: today)")
+    b.add_argument("--engine", choices=["mkdocs", "zensical"], default="mkdocs",
+                   help="site engine: MkDocs with Material (default) or Zensical, its successor (the "
+                   "'zensical' extra); both get the same audit")
     b.set_defaults(func=cmd_build)
     w = sub.add_parser("sweep", parents=[common], help="re-run notebooks at seeds 0…N-1 so every claim is judged on every seed")
     w.add_argument("slugs", nargs="*", metavar="SLUG", help="papers to sweep (default: all)")
