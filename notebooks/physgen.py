@@ -632,6 +632,7 @@ plt.show()
 # second, labelled copy at twice the size is made for the slides.
 
 # %%
+from IPython.utils.capture import capture_output  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 panels = pg.quantize_frames(np.concatenate([result.rollouts[name].frames for name in names], axis=2))
@@ -650,7 +651,8 @@ for i, frame in enumerate(panels):
                   fill="black", font=font)
     labelled.append(np.asarray(canvas))
 slide_frames = pg.quantize_frames(np.stack(labelled))
-slide_gif = paperclub.show_animation(slide_frames, "three-pushes-slide", fps=20)
+with capture_output():   # kept for the deck, not shown again here (the page would load it twice over)
+    slide_gif = paperclub.show_animation(slide_frames, "three-pushes-slide", fps=20)
 print(f"labelled GIF for the slides: {len(slide_gif) / 1024:.0f} kB")
 
 # %% [markdown]
