@@ -519,8 +519,9 @@ def fingerprint(project: Project, papers: list[Paper], results: dict[str, Notebo
     h = hashlib.sha256(f"{today.isoformat()} strict={strict}{'' if engine == 'mkdocs' else ' ' + engine}\0".encode())
     for p in papers:
         res = results[p.slug]
-        h.update(f"{p.slug}\0{execute._read_meta(res.run).get('key') if res.run else None}\0"
-                 f"{json_dumps(res.sweep)}\0".encode())
+        meta = execute._read_meta(res.run) if res.run else {}
+        # the key names the inputs; the run's own times tell a forced re-run of the same inputs apart
+        h.update(f"{p.slug}\0{meta.get('key')}\0{meta.get('wall_seconds')}\0{json_dumps(res.sweep)}\0".encode())
     files = [project.mkdocs_yml, project.root / "pyproject.toml", project.root / "package-lock.json",
              *[project.paper(p.slug) for p in papers], *[project.deck(p.slug) for p in papers],
              *[project.impl(p.slug) for p in papers], *[project.notebook(p.slug) for p in papers],
