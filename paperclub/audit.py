@@ -50,14 +50,19 @@ def is_external(url: str) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def theme_scripts() -> tuple[re.Pattern, ...]:
-    """The exact bodies of the inline scripts Material for MkDocs writes, from its installed templates;
+    """The exact bodies of the inline scripts the theme writes (Material for MkDocs, or Zensical's), from its
+    installed templates;
     a template's ``{{ … }}`` (the page's base URL) matches only a relative base such as ``../..`` or a root
     path such as ``/`` (the 404 page), never a quote or anything else."""
-    import material
+    import importlib.util
 
     bodies = []
-    folder = Path(material.__file__).parent / "templates"
-    for tpl in sorted(folder.rglob("*.html")):
+    folders = []   # Material for MkDocs, and Zensical's theme when that engine is installed
+    for package in ("material", "zensical_ui"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin:
+            folders.append(Path(spec.origin).parent / "templates")
+    for tpl in sorted(t for folder in folders for t in folder.rglob("*.html")):
         text = tpl.read_text(encoding="utf-8")
         for body in re.findall(r"<script>(.*?)</script>", text, re.S):
             if "{%" in body:

@@ -147,6 +147,9 @@ def _metric_name(name: str) -> str:
     return "<code>" + html.escape(name).replace("_", "_<wbr>") + "</code>"
 
 
+HANDOUT_CLAIMS = 8   # rows a handout's compact claims table shows
+
+
 def claims_table(paper: Paper, verdicts: list[Verdict], compact: bool = False) -> str:
     """The page's claims table: claim · paper's figure · ours · the control's · verdict.
 
@@ -155,13 +158,19 @@ def claims_table(paper: Paper, verdicts: list[Verdict], compact: bool = False) -
         return "*This paper states no measured claims yet.*"
     if compact:
         rows = ["| Claim | Ours | Control | |", "| --- | --- | --- | --- |"]
-        for v in verdicts:
+        shown = verdicts[:HANDOUT_CLAIMS]   # a handout is one A4 page: the rest are on the paper page
+        for v in shown:
             c = v.claim
             control = (f"{format_value(v.control_value, c.fmt)} ({cell(c.control_label or c.control)})"
                        if c.control else "—")
             seeds = f" <small>({seed_note(v)})</small>" if v.seeds is not None else ""
             rows.append(f"| {cell(c.text)} | {format_value(v.value, c.fmt)}{seeds} | {control} | "
                         f"{VERDICT_HTML[verdict_kind(v)]} |")
+        more = len(verdicts) - len(shown)
+        if more:
+            bad = sum(1 for v in verdicts[HANDOUT_CLAIMS:] if verdict_kind(v) != "holds")
+            rows += ["", f"*… and {more} more claim{'s' if more > 1 else ''} on the paper page"
+                         + (f" ({bad} of them not holding)" if bad else " (all holding)") + ".*"]
         return "\n".join(rows)
     lines = ["| Claim | In the paper | Our figure | Control | Verdict |", "| --- | --- | --- | --- | --- |"]
     for v in verdicts:

@@ -346,8 +346,10 @@ def implementation_page(paper: Paper, project: Project) -> tuple[str, list[tuple
     impl = project.impl(paper.slug)
     deps = dependencies(project.notebook(paper.slug), project.impls)
     ordered = ([impl] if impl.exists() else []) + [d for d in deps if d != impl]
+    # out of the search index: every page loads the whole index (the page budget), and the paper page's
+    # outline already names each section
     md = ["---\n" + json.dumps({"title": frag.plain(f"Implementation: {paper.title}"),
-                                "hide": ["navigation"]}, ensure_ascii=False) + "\n---\n",
+                                "hide": ["navigation"], "search": {"exclude": True}}, ensure_ascii=False) + "\n---\n",
           f"# The implementation: {frag.text(paper.title)}", "",
           "The file as it reads, top to bottom (the paper's order): each comment and docstring is set as text "
           "beside the code it explains. Plain Python: copy any block into the notebook and run it.", ""]
@@ -451,6 +453,7 @@ def paper_page(paper: Paper, result: NotebookResult, project: Project, all_paper
             md += ['!!! abstract "TL;DR"', f"    {frag.text(paper.tldr)}", ""]
         elif part == "@claims":
             md += ["## Claims, checked by the notebook", "",
+                   '<div class="pc-claims-intro" markdown data-search-exclude>', "",
                    "Each figure below was recorded by the notebook when it last ran. A claim names a *control*: "
                    "the same measurement on the strongest naive variant that should fail (a trained model without "
                    "the key component, a trivial baseline), which must fail the claim; otherwise the claim rules "
@@ -458,7 +461,7 @@ def paper_page(paper: Paper, result: NotebookResult, project: Project, all_paper
                    "claim must hold, and its control fail, on every seed, or it is marked fragile "
                    "(\"not re-run\" until a sweep has run). `paperclub build --strict` fails on any claim that "
                    "does not hold, is vacuous or fragile, or was not re-run. Machine-readable: "
-                   "[claims.json](../../claims.json).", "",
+                   "[claims.json](../../claims.json).", "", "</div>", "",
                    frag.claims_table(paper, paper.verdicts(result.metrics, result.sweep)), ""]
         elif part == "@notes":
             if sections.get(""):
@@ -643,10 +646,12 @@ def claims_json(papers: list[Paper], results: dict[str, NotebookResult]) -> str:
         res = results.get(p.slug)
         if res is None:
             continue
-        out[p.slug] = {"title": p.title, "claims": [
-            {"metric": v.claim.metric, "text": v.claim.text, "paper": v.claim.paper, "expect": v.claim.expect,
-             "over_seeds": v.claim.over_seeds, "value": v.value, "holds": v.holds, "control": v.claim.control,
-             "control_label": v.claim.control_label, "control_value": v.control_value, "vacuous": v.vacuous,
+        esc = lambda t: html.escape(t, quote=False) if isinstance(t, str) else t  # noqa: E731 - as on the pages
+        out[p.slug] = {"title": esc(p.title), "claims": [
+            {"metric": v.claim.metric, "text": esc(v.claim.text), "paper": esc(v.claim.paper),
+             "expect": v.claim.expect, "over_seeds": v.claim.over_seeds, "value": v.value, "holds": v.holds,
+             "control": v.claim.control, "control_label": esc(v.claim.control_label),
+             "control_value": v.control_value, "vacuous": v.vacuous,
              "fragile": v.fragile, "seeds": v.seeds.as_json() if v.seeds is not None else None}
             for v in p.verdicts(res.metrics, res.sweep)]}
     return json.dumps(out, indent=2, sort_keys=True, ensure_ascii=False)

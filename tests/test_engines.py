@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from paperclub.layout import SiteMap
 from paperclub import audit
 from paperclub.build import build, check_engine, make_search_index_safe, sync_tree
 from paperclub.cli import parser
@@ -157,12 +158,12 @@ def test_scaffolded_project_builds_with_zensical(project_factory):
         page = (site / "papers" / slug / "index.html").read_text()
         assert "Claims, checked by the notebook" in page
         assert 'class="arithmatex"' in page, f"{slug}: no maths markup"
-        assert (site / "slides" / slug / "index.html").exists() and (site / "handouts" / slug / "index.html").exists()
+        assert (site / "slides" / slug / "index.html").exists() and (site / SiteMap.built(SiteMap.handout(slug))).exists()
     # Zensical's own index, audited like Material's (and no Material index left to give a false pass)
     assert not (site / "search" / "search_index.json").exists()
     items = audit.index_docs(json.loads((site / "search.json").read_text()))
     pages = {d["location"].split("#")[0] for d in items}
-    assert {"papers/alpha/", "papers/beta/"} <= pages
+    assert {"papers/alpha/index.html", "papers/beta/index.html"} <= pages, sorted(pages)
     assert not any(p.startswith("handouts/") for p in pages), "a handout repeats its page: kept out of search"
     assert audit.audit_site(site) == []
     weights = audit.page_weights(site)
