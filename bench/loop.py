@@ -56,9 +56,14 @@ def main(argv: list[str] | None = None) -> str:
         import json
 
         info = json.loads(last.read_text(encoding="utf-8"))
-        rows.append((f"seed sweep, {len(info['papers'])} papers × {info['seeds']} seeds ({info['executed']} of "
-                     f"{info['runs']} runs executed, the rest cached), `paperclub sweep` on {info['date']}",
-                     f"{info['seconds'] / 60:.1f} min", "15 min"))
+        season = len(list(project.papers.glob("*.md")))
+        if len(info["papers"]) == season and info["executed"] == info["runs"] - season:
+            rows.append((f"seed sweep, {season} papers × {info['seeds']} seeds ({info['executed']} runs, the page's "
+                         f"runs cached), `paperclub sweep` on {info['date']}", f"{info['seconds'] / 60:.1f} min",
+                         "15 min"))
+        else:   # the last sweep re-ran only some papers: not the season's figure
+            rows.append(("seed sweep of the whole season", "not measured by the last sweep (it re-ran "
+                         f"{', '.join(info['papers'])})", "15 min"))
     if not args.skip_sweep:
         log("bench: sweep, 10 papers × 5 seeds")
         report = sweep(project, project.default_cache, seeds=5, log=log, wait=True)
