@@ -683,10 +683,6 @@ def sweep(project: Project, cache: Path, *, only: list[str] | None = None, seeds
     return report
 
 
-def results_slugs(report: BuildReport) -> list[str]:
-    return [line.split(":", 1)[0].removeprefix("papers/").removesuffix(".md") for line in report.unswept]
-
-
 def cluster_for(scheduler: str | None, shared: str | None):
     """The Dask client (``--scheduler``) and the shared store (``--cache URL``), each or neither."""
     if not scheduler and not shared:
@@ -745,7 +741,8 @@ def build(project: Project, site: Path, cache: Path, *, only: list[str] | None =
         for line in report.failed_claims + report.warnings:
             log(f"  warning: {line}")
         if report.unswept:
-            log(f"  {len(report.unswept)} paper(s) not re-run over seeds: {', '.join(sorted(results_slugs(report)))} "
+            unswept = sorted(p.slug for p in papers if p.claims and results[p.slug].sweep is None)
+            log(f"  {len(unswept)} paper(s) not re-run over seeds: {', '.join(unswept)} "
                 "('paperclub sweep' re-runs them; the claims tables say 'not re-run')")
         if strict and (report.failed_claims or report.warnings or report.unswept):
             raise PaperclubError("claims or numbers cannot be trusted (--strict), site left unchanged:\n  " +

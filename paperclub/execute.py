@@ -260,18 +260,16 @@ def kernel_env(run: RunDir, home: Path, seed: int, threads: int, project_root: P
     return env
 
 
-def kill_run_processes(inside: Path) -> int:
-    """Kill every process (runner, kernel, anything they started) whose run folder lies in ``inside``.
-
-    Kernels start in a session of their own, so killing the runner does not stop them; they carry their run
-    folder in ``PAPERCLUB_RUN_DIR``, which is how they are found (Linux ``/proc``; elsewhere nothing)."""
+def run_processes(inside: Path) -> list[int]:
+    """Every process (runner, kernel, anything they started) whose run folder lies in ``inside``: they
+    carry it in ``PAPERCLUB_RUN_DIR`` (Linux ``/proc``; elsewhere none are found)."""
     from paperclub.rundir import ENV
 
     root = str(inside.resolve())
-    killed = 0
+    found: list[int] = []
     proc = Path("/proc")
     if not proc.is_dir():
-        return 0
+        return found
     for entry in proc.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
@@ -283,12 +281,21 @@ def kill_run_processes(inside: Path) -> int:
             if item.startswith(ENV.encode() + b"="):
                 target = item.split(b"=", 1)[1].decode(errors="replace")
                 if target == root or target.startswith(root + os.sep):
-                    try:
-                        os.kill(int(entry.name), signal.SIGKILL)
-                        killed += 1
-                    except OSError:
-                        pass
+                    found.append(int(entry.name))
                 break
+    return found
+
+
+def kill_run_processes(inside: Path) -> int:
+    """Kill every process of the runs in ``inside`` (:func:`run_processes`). Kernels start in a session of
+    their own, so killing the runner does not stop them."""
+    killed = 0
+    for pid in run_processes(inside):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        except OSError:
+            pass
     return killed
 
 

@@ -15,26 +15,10 @@ import pytest
 from paperclub.build import build
 from paperclub.errors import PaperclubError
 from paperclub.layout import Project
-from paperclub.rundir import ENV
+from paperclub.execute import run_processes
 
 pytestmark = pytest.mark.slow
 TODAY = dt.date(2026, 11, 23)
-
-
-def run_processes(inside: Path) -> list[int]:
-    """Processes whose run folder (PAPERCLUB_RUN_DIR) lies inside ``inside``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        for item in environ:
-            if item.startswith(ENV.encode() + b"=") and item.split(b"=", 1)[1].decode().startswith(str(inside)):
-                found.append(int(entry.name))
-    return found
 
 
 def edit(root: Path, slug: str, old: str, new: str) -> None:
